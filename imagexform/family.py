@@ -1,0 +1,174 @@
+"""The interfaces a plugin implements to add a model family.
+
+A family bundles what is specific to one kind of model: its typed config, its networks, the
+dataset layout it trains on, one optimisation step, and the module it exports for inference.
+Everything else (device, precision, schedules, EMA, checkpoints, logging, validation) belongs to
+the core trainer, so a family never re-implements a training loop.
+
+This module must not import torch at module level: the host imports it to list families, and
+the inference side never installs torch. Torch types appear only in annotations.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+    from torch.optim import Optimizer
+    from torch.utils.data import Dataset
+
+    from imagexform.train.context import TrainContext
+
+
+@dataclass
+class TrainConfig:
+    """Settings every family understands; a family's config subclasses this with its own.
+
+    Everything here is owned by the core trainer. Defaults follow common GAN practice; a
+    family overrides them by redeclaring the field with its own default.
+    """
+
+    steps: int = 1000  # total optimisation steps; resuming with a larger value continues to it
+    batch_size: int = 1
+    image_size: int = 256  # training crop size in pixels
+    lr: float = 2e-4
+    seed: int = 0
+    lr_schedule: Literal["constant", "linear", "cosine", "step"] = "linear"
+    lr_decay_start: float = 0.5  # linear/cosine: fraction of steps at full LR before decay
+    lr_step_every: int = 1000  # step schedule: multiply the LR by lr_gamma every this many steps
+    lr_gamma: float = 0.5
+    grad_clip: float = 0.0  # max global gradient norm per optimizer; 0 disables clipping
+    ema_decay: float = 0.0  # exponential moving average of the exported nets; 0 disables it
+    log_every: int = 10
+    sample_every: int = 200  # image grids to TensorBoard and samples/
+    save_every: int = 500
+    keep_last: int = 3  # checkpoints kept on disk; older ones are deleted after a good save
+    val_every: int = 500  # validation on the held-out split, when the dataset has one
+    val_max_batches: int = 50
+    early_stop_metric: str = ""  # e.g. "val/psnr"; empty disables early stopping
+    early_stop_mode: Literal["min", "max"] = "max"
+    early_stop_patience: int = 5  # validations without improvement before stopping
+    num_workers: int = 0  # DataLoader worker processes
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16)
+    channels_last: bool = True  # channels_last memory format on CUDA
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """An extra input of the inference module besides ``image`` (attributes, strength...)."""
+
+    name: str
+    labels: tuple[str, ...] = ()  # one per channel of the condition vector
+    defaults: tuple[float, ...] = ()
+    groups: tuple[tuple[str, ...], ...] = ()  # mutually exclusive labels, e.g. hair colours
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """How the inference side must feed the exported module and read its output."""
+
+    value_range: tuple[float, float] = (-1.0, 1.0)  # the tensor range that maps to black..white
+    channels: int = 3
+    out_channels: int = 3
+    color_order: Literal["RGB", "BGR"] = "RGB"
+    scale: int = 1  # output size / input size
+    size_multiple: int = 1  # input height and width must be multiples of this
+    conditions: tuple[ConditionSpec, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainStep(ABC):
+    """One family's optimisation step, constructed once per run by :meth:`Family.train_step`.
+
+    It owns its optimizers (their kind and betas are family knowledge) and uses
+    ``TrainContext.optimize`` for backward/step so the trainer can apply precision, gradient
+    scaling and clipping uniformly.
+    """
+
+    @abstractmethod
+    def optimizers(self) -> dict[str, Optimizer]:
+        """The optimizers by name; the trainer schedules, checkpoints and restores them."""
+
+    @abstractmethod
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        """Update the networks on one batch and return scalar losses for logging."""
+
+    @abstractmethod
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        """Metrics on one held-out batch (called under ``torch.no_grad`` in eval mode)."""
+
+    @abstractmethod
+    def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
+        """Images for a sample grid, e.g. ``[input, output, target]``, each N×C×H×W in the
+        family's IOSpec value range. Called under ``torch.no_grad`` in eval mode."""
+
+
+@dataclass
+class Imported:
+    """Networks recovered from a foreign checkpoint, with the config that rebuilds them."""
+
+    family: str
+    config: TrainConfig
+    nets: dict[str, nn.Module]
+    description: str = ""
+
+
+class Importer(ABC):
+    """Recognises and converts one foreign checkpoint format (usually a reference repo's)."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+    @abstractmethod
+    def load(self, checkpoint: Mapping[str, Any]) -> Imported | None:
+        """Return the networks when ``checkpoint`` (a ``torch.load(weights_only=True)``
+        result) is in this importer's format, else None. Never raise for a foreign format."""
+
+
+class Family(ABC):
+    """A model family: everything the core needs to train, save and export it."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    dataset_layout: ClassVar[str] = ""  # one line shown to users: what folder layout it reads
+    ema_nets: ClassVar[tuple[str, ...]] = ("G",)  # nets averaged when ema_decay > 0
+
+    @abstractmethod
+    def build(self, config: TrainConfig) -> dict[str, nn.Module]:
+        """Construct and initialise every network, keyed by a short name (``G``, ``D``...)."""
+
+    @abstractmethod
+    def dataset(self, config: TrainConfig, root: Path, split: str) -> Dataset | None:
+        """The dataset for ``split`` (``train``, ``val``, ``test``) under ``root``, or None when
+        that split does not exist. ``train`` must raise a ``DataError`` when unusable. Items must
+        be picklable dicts of tensors (and strings)."""
+
+    @abstractmethod
+    def train_step(
+        self, config: TrainConfig, nets: dict[str, nn.Module], context: TrainContext
+    ) -> TrainStep:
+        """The object that performs one optimisation step on ``nets``."""
+
+    @abstractmethod
+    def inference_module(self, config: TrainConfig, nets: dict[str, nn.Module]) -> nn.Module:
+        """The module to export: takes ``image`` (and condition tensors) per :meth:`io_spec`."""
+
+    @abstractmethod
+    def io_spec(self, config: TrainConfig) -> IOSpec:
+        """How the inference side feeds the exported module."""
+
+    def importers(self) -> list[Importer]:
+        """Importers for this family's foreign checkpoints; none by default."""
+        return []

@@ -1,0 +1,71 @@
+"""The plugin API: every hook a plugin may implement.
+
+A plugin is any object (usually a module) registered under the ``imagexform`` entry-point
+group. It implements hooks by decorating functions with :data:`hookimpl`. Every hook is
+optional. Hooks are called with keyword arguments, and pluggy passes a hook implementation
+only the arguments it names, so new optional arguments can be added to a hook later without
+breaking plugins written against an older version of this file.
+
+A plugin declares which plugin-API versions it was written for with a module-level
+``IMAGEXFORM_PLUGIN_API`` string, a PEP 440 specifier such as ``">=1,<2"``. The host loads it
+only when :data:`PLUGIN_API_VERSION` satisfies that specifier; a plugin without the attribute
+is assumed to target the current version.
+
+Keep plugin modules cheap to import: no torch at module level. The host imports every plugin to
+list families, and the inference side must stay torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from imagexform.family import Family, Importer
+
+PROJECT = "imagexform"
+PLUGIN_API_VERSION = "1.0"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def imagexform_families() -> list[Family]:
+    """Return the model families this plugin provides.
+
+    Called once when plugins load. Return a list of :class:`imagexform.family.Family`
+    instances; each name must be unique across all loaded plugins.
+    """
+
+
+@hookspec
+def imagexform_losses() -> dict[str, Any]:
+    """Return extra losses by name, for families whose config selects a loss by name.
+
+    Called when a family resolves a loss name it does not know itself. Values are callables
+    that build a ``torch.nn.Module``; importing torch inside the callable keeps listing cheap.
+    """
+
+
+@hookspec
+def imagexform_importers() -> list[Importer]:
+    """Return importers for foreign checkpoints (e.g. a reference implementation's ``.pth``).
+
+    Called when a foreign file is imported. Each :class:`imagexform.family.Importer` is asked in
+    turn whether it recognises the file; the first that does converts it. Families also expose
+    importers through :meth:`Family.importers`; this hook is for importers that come without a
+    family of their own.
+    """
+
+
+@hookspec
+def imagexform_register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``imagexform`` command line.
+
+    Called once when the CLI needs its command list. Use ``@cli.command()`` on the group given.
+    Keep heavy imports inside the command functions so ``imagexform --help`` stays fast.
+    """

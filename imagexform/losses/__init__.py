@@ -1,0 +1,1 @@
+"""Losses shared by families: adversarial objectives, gradient penalties, pixel losses."""

@@ -1,0 +1,1 @@
+"""The training side: the core loop every family shares (imports torch)."""

@@ -1,0 +1,110 @@
+"""Progress, TensorBoard scalars and sample grids: everything a run shows its user.
+
+Only the process that saves (rank 0) creates a reporter.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from imagexform.io.images import write_image_atomic
+
+
+def image_grid(columns: Sequence[torch.Tensor], value_range: tuple[float, float]) -> np.ndarray:
+    """Rows = samples, columns = e.g. input | output | target; returns H×W×3 uint8 RGB."""
+    low, high = value_range
+    tiles = []
+    for column in columns:
+        images = column.detach().float().cpu()
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        tiles.append(((images[:, :3] - low) / (high - low)).clamp(0, 1))
+    height = max(t.shape[2] for t in tiles)
+    tiles = [
+        torch.nn.functional.interpolate(t, size=(height, t.shape[3] * height // t.shape[2]))
+        if t.shape[2] != height
+        else t
+        for t in tiles
+    ]
+    rows = torch.cat(tiles, dim=3)  # N×3×H×W_total
+    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×W_total
+    return (grid.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+class Reporter:
+    """Rich progress with losses and it/s, plain lines when not a terminal, TensorBoard."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, log_every: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir = run_dir
+        self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=start_step)
+        self.console = Console(stderr=True)
+        self.interactive = self.console.is_terminal
+        self.log_every = max(1, log_every)
+        self.total_steps = total_steps
+        self.start_step = start_step
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.2f} it/s"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=self.console,
+            disable=not self.interactive,
+        )
+        self.task = self.progress.add_task(
+            "train", total=total_steps, completed=start_step, rate=0.0, losses=""
+        )
+
+    def __enter__(self) -> Reporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+        self.writer.close()
+
+    def rate(self, step: int) -> float:
+        return (step - self.start_step) / max(1e-9, time.perf_counter() - self.started)
+
+    def step(self, step: int, metrics: dict[str, float], lr_factor: float) -> None:
+        """Called after ``step`` optimisation steps have completed."""
+        text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        self.progress.update(self.task, completed=step, rate=self.rate(step), losses=text)
+        if step % self.log_every and step != self.total_steps:
+            return
+        for key, value in metrics.items():
+            self.writer.add_scalar(f"train/{key}", value, step)
+        self.writer.add_scalar("train/lr_factor", lr_factor, step)
+        if not self.interactive:
+            print(
+                f"step {step}/{self.total_steps}  {self.rate(step):.2f} it/s  {text}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def scalars(self, step: int, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, step)
+        self.message(f"step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+
+    def samples(self, step: int, grid: np.ndarray) -> Path:
+        path = self.run_dir / "samples" / f"step_{step:08d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_image_atomic(path, grid)
+        self.writer.add_image("samples", grid, step, dataformats="HWC")
+        return path
+
+    def message(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)

@@ -1,0 +1,331 @@
+"""The training loop every family shares.
+
+The family supplies networks, data and one optimisation step; the trainer owns the rest:
+device and precision, seeding, LR schedule, EMA, validation and early stopping, sample grids,
+checkpoints and resume. A run interrupted and resumed on CPU ends bit-identical to one that
+was not, because every source of randomness is either saved (global RNGs) or derived from the
+seed and the step (data order and augmentation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import platform
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+import imagexform
+from imagexform.data.sampling import ResumableSampler
+from imagexform.errors import CheckpointError, ConfigError, DataError
+from imagexform.family import Family, TrainConfig, TrainStep
+from imagexform.train.checkpoint import Checkpoint, save_checkpoint
+from imagexform.train.context import TrainContext
+from imagexform.train.device import choose_precision, resolve_device
+from imagexform.train.ema import WeightAverage
+from imagexform.train.reporting import Reporter, image_grid
+from imagexform.train.schedules import apply_lr
+
+SAMPLE_ROWS = 4
+
+
+@dataclass
+class TrainResult:
+    step: int
+    checkpoint: Path | None
+    stopped_early: bool
+    samples: Path | None
+    validation: dict[str, float]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def capture_rng() -> dict[str, Any]:
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class EarlyStopping:
+    """Stops after ``patience`` validations without improving ``metric``."""
+
+    def __init__(self, metric: str, mode: str, patience: int) -> None:
+        self.metric, self.mode, self.patience = metric, mode, patience
+        self.best: float | None = None
+        self.bad_validations = 0
+
+    def should_stop(self, results: dict[str, float]) -> bool:
+        if not self.metric:
+            return False
+        if self.metric not in results:
+            available = ", ".join(sorted(results)) or "none"
+            raise ConfigError(
+                f"early_stop_metric {self.metric!r} is not computed; available: {available}"
+            )
+        value = results[self.metric]
+        improved = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best
+        )
+        if improved:
+            self.best, self.bad_validations = value, 0
+        else:
+            self.bad_validations += 1
+        return self.patience > 0 and self.bad_validations >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "bad_validations": self.bad_validations}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.bad_validations = state["best"], state["bad_validations"]
+
+
+class Trainer:
+    def __init__(
+        self,
+        family: Family,
+        config: TrainConfig,
+        *,
+        data_root: Path,
+        run_dir: Path,
+        device: str = "auto",
+        plugin: dict[str, Any] | None = None,
+        resume: Checkpoint | None = None,
+    ) -> None:
+        self.family = family
+        self.config = config
+        self.data_root = data_root
+        self.run_dir = run_dir
+        self.plugin = plugin or {}
+        self.resume = resume
+        self.is_main = True  # the process that logs and saves; DDP sets it per rank
+        _check_config(config)
+        self.device = resolve_device(device)
+        self.precision = choose_precision(self.device, config.amp, config.channels_last)
+
+        seed_everything(config.seed)
+        self.train_data = family.dataset(config, data_root, "train")
+        if self.train_data is None or len(self.train_data) == 0:
+            raise DataError(f"{data_root}: no training images")
+        self.val_data = family.dataset(config, data_root, "val")
+
+        self.context = TrainContext(self.device, self.precision, config.grad_clip, config.steps)
+        self.nets = {name: self.context.prepare(net) for name, net in family.build(config).items()}
+        self.step_fn: TrainStep = family.train_step(config, self.nets, self.context)
+        self.optimizers = self.step_fn.optimizers()
+        self.ema = (
+            WeightAverage({n: self.nets[n] for n in family.ema_nets}, config.ema_decay)
+            if config.ema_decay > 0
+            else None
+        )
+        self.early_stopping = EarlyStopping(
+            config.early_stop_metric, config.early_stop_mode, config.early_stop_patience
+        )
+        self.step = 0
+        if resume is not None:
+            self._restore(resume)
+
+    # --- state -------------------------------------------------------------------------
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        for name, net in self.nets.items():
+            if name not in checkpoint.weights:
+                raise CheckpointError(f"{checkpoint.path}: has no weights for network {name!r}")
+            net.load_state_dict(checkpoint.weights[name], strict=True)
+        if self.ema is not None and checkpoint.ema:
+            self.ema.load_state_dicts(checkpoint.ema)
+        elif self.ema is not None:  # EMA switched on while resuming: start from the weights
+            self.ema.load_state_dicts({n: self.nets[n].state_dict() for n in self.ema.nets})
+        state = checkpoint.state
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.context.scaler.load_state_dict(state["scaler"])
+        self.early_stopping.load_state_dict(state["early_stopping"])
+        restore_rng(state["rng"])
+        self.step = checkpoint.step
+
+    def save(self) -> Path | None:
+        if not self.is_main:
+            return None
+        meta = {
+            "family": self.family.name,
+            "plugin": self.plugin.get("name"),
+            "plugin_version": self.plugin.get("version"),
+            "imagexform_version": imagexform.__version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "data_root": str(self.data_root.resolve()),
+            "nets": sorted(self.nets),
+            "ema_nets": sorted(self.ema.nets) if self.ema else [],
+            "io_spec": self.family.io_spec(self.config).to_dict(),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        state = {
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "scaler": self.context.scaler.state_dict(),
+            "early_stopping": self.early_stopping.state_dict(),
+            "rng": capture_rng(),
+        }
+        return save_checkpoint(
+            self.run_dir,
+            step=self.step,
+            meta=meta,
+            weights={name: net.state_dict() for name, net in self.nets.items()},
+            ema=self.ema.state_dicts() if self.ema else {},
+            state=state,
+            keep_last=self.config.keep_last,
+        )
+
+    @property
+    def epoch(self) -> int:
+        return self.step * self.config.batch_size // len(self.train_data)
+
+    # --- loop --------------------------------------------------------------------------
+    def _batches(self) -> Iterator[dict[str, Any]]:
+        sampler = ResumableSampler(
+            len(self.train_data), self.config.seed, start=self.step * self.config.batch_size
+        )
+        loader = DataLoader(
+            self.train_data,
+            batch_size=self.config.batch_size,
+            sampler=sampler,
+            num_workers=self.config.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=self.config.num_workers > 0,
+            # its own generator: DataLoader otherwise draws a seed from the global RNG
+            generator=torch.Generator().manual_seed(self.config.seed),
+        )
+        yield from loader
+
+    def _set_mode(self, training: bool) -> None:
+        for net in self.nets.values():
+            net.train(training)
+
+    def run(self) -> TrainResult:
+        config = self.config
+        reporter = (
+            Reporter(self.run_dir, config.steps, self.step, config.log_every)
+            if self.is_main
+            else None
+        )
+        checkpoint: Path | None = None
+        samples: Path | None = None
+        validation: dict[str, float] = {}
+        stopped_early = False
+        if self.step >= config.steps:
+            if reporter:
+                reporter.message(f"already at step {self.step} of {config.steps}; nothing to do")
+            return TrainResult(self.step, None, False, None, {})
+        sample_batch = self._sample_batch()
+        saved_step = -1
+        try:
+            with reporter if reporter else contextlib.nullcontext():
+                batches = self._batches()
+                while self.step < config.steps:
+                    self.context.step = self.step
+                    factor = apply_lr(self.optimizers, config, self.step)
+                    self._set_mode(True)
+                    metrics = self.step_fn(self.context.to_device(next(batches)))
+                    _check_finite(metrics, self.step + 1)
+                    if self.ema is not None:
+                        self.ema.update(self.nets)
+                    self.step += 1
+                    if reporter:
+                        reporter.step(self.step, metrics, factor)
+                    if reporter and _due(self.step, config.sample_every, config.steps):
+                        samples = reporter.samples(self.step, self._grid(sample_batch))
+                    if self.val_data is not None and _due(
+                        self.step, config.val_every, config.steps
+                    ):
+                        validation = self.validate()
+                        if reporter:
+                            reporter.scalars(self.step, validation)
+                        stopped_early = self.early_stopping.should_stop(validation)
+                    if stopped_early or _due(self.step, config.save_every, config.steps):
+                        checkpoint = self.save()
+                        saved_step = self.step
+                    if stopped_early:
+                        if reporter:
+                            reporter.message(
+                                f"early stop at step {self.step}: {config.early_stop_metric} "
+                                f"best {self.early_stopping.best:.4g}"
+                            )
+                        break
+        except KeyboardInterrupt:
+            if self.step > saved_step and self.step > 0:
+                checkpoint = self.save()
+            raise
+        return TrainResult(self.step, checkpoint, stopped_early, samples, validation)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        assert self.val_data is not None
+        self._set_mode(False)
+        loader = DataLoader(self.val_data, batch_size=self.config.batch_size, shuffle=False)
+        totals: dict[str, float] = {}
+        count = 0
+        for index, batch in enumerate(loader):
+            if index >= self.config.val_max_batches:
+                break
+            for key, value in self.step_fn.evaluate(self.context.to_device(batch)).items():
+                totals[key] = totals.get(key, 0.0) + value
+            count += 1
+        return {f"val/{key}": value / max(1, count) for key, value in totals.items()}
+
+    def _sample_batch(self) -> dict[str, Any]:
+        source: Dataset = self.val_data if self.val_data is not None else self.train_data
+        rows = min(SAMPLE_ROWS, len(source))
+        # fixed keys: the same crops at every sampling step, whatever the data order
+        keys = list(range(rows)) if source is self.val_data else [(i, 0) for i in range(rows)]
+        return torch.utils.data.default_collate([source[key] for key in keys])
+
+    @torch.no_grad()
+    def _grid(self, batch: dict[str, Any]) -> np.ndarray:
+        self._set_mode(False)
+        columns = self.step_fn.sample(self.context.to_device(batch))
+        return image_grid(columns, self.family.io_spec(self.config).value_range)
+
+
+def _due(step: int, every: int, total: int) -> bool:
+    return step == total or (every > 0 and step % every == 0)
+
+
+def _check_finite(metrics: dict[str, float], step: int) -> None:
+    bad = [key for key, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise FloatingPointError(
+            f"step {step}: non-finite loss {', '.join(bad)}; lower lr or enable grad_clip"
+        )
+
+
+def _check_config(config: TrainConfig) -> None:
+    for key in ("steps", "batch_size", "image_size"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"setting {key!r} must be at least 1, got {getattr(config, key)}")
+    if config.lr <= 0:
+        raise ConfigError(f"setting 'lr' must be positive, got {config.lr}")
