@@ -1,0 +1,43 @@
+"""Network building blocks shared by families, so that reference checkpoints of one layout load
+into every family that uses it (pix2pix and CycleGAN share the junyanz generators and PatchGAN).
+
+These modules import torch; only the training side imports this package.
+"""
+
+from imagexform.nn.foreign import (
+    GeneratorSettings,
+    detect_image_generator,
+    patch_instance_norm_state,
+    strip_wrappers,
+)
+from imagexform.nn.init import InitType, init_weights
+from imagexform.nn.norms import NormName, norm_layer, uses_bias
+from imagexform.nn.patchgan import (
+    NLayerDiscriminator,
+    PatchGANKind,
+    PixelDiscriminator,
+    build_patchgan,
+)
+from imagexform.nn.resnet import PaddingType, ResnetBlock, ResnetGenerator
+from imagexform.nn.unet import UnetGenerator, UnetSkipConnectionBlock
+
+__all__ = [
+    "GeneratorSettings",
+    "InitType",
+    "NLayerDiscriminator",
+    "NormName",
+    "PaddingType",
+    "PatchGANKind",
+    "PixelDiscriminator",
+    "ResnetBlock",
+    "ResnetGenerator",
+    "UnetGenerator",
+    "UnetSkipConnectionBlock",
+    "build_patchgan",
+    "detect_image_generator",
+    "init_weights",
+    "norm_layer",
+    "patch_instance_norm_state",
+    "strip_wrappers",
+    "uses_bias",
+]
