@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 import torch
 from conformance import fixture_dir, fixture_entry, load_manifest, sha256, variant_entry
-from imagexform_pix2pix.config import Pix2PixConfig
-from imagexform_pix2pix.importer import JunyanzGeneratorImporter
-from imagexform_pix2pix.networks import build_discriminator, build_generator
 from torch import Tensor, nn
 
 from imagexform.nn import (
@@ -27,6 +24,9 @@ from imagexform.nn import (
     detect_image_generator,
     patch_instance_norm_state,
 )
+from imagexform_pix2pix.config import Pix2PixConfig
+from imagexform_pix2pix.importer import JunyanzGeneratorImporter
+from imagexform_pix2pix.networks import build_discriminator, build_generator
 
 GENERATORS = [
     "junyanz_unet256_batch",

@@ -10,12 +10,6 @@ import math
 
 import pytest
 import torch
-from imagexform_pix2pix.config import Pix2PixConfig
-from imagexform_pix2pix.networks import (
-    build_discriminator,
-    build_generator,
-    generator_size_multiple,
-)
 from torch import nn
 
 from imagexform.nn import (
@@ -30,6 +24,9 @@ from imagexform.nn import (
     strip_wrappers,
     uses_bias,
 )
+from imagexform.nn.generators import image_generator_size_multiple
+from imagexform_pix2pix.config import Pix2PixConfig
+from imagexform_pix2pix.networks import build_discriminator, build_generator
 
 
 @pytest.fixture(autouse=True)
@@ -249,7 +246,7 @@ NETG_MULTIPLES = {
 def test_build_generator_maps_size_multiple_to_same_size(netG: str, multiple: int) -> None:
     config = Pix2PixConfig(netG=netG, ngf=2, input_nc=1, output_nc=3, norm="instance")
     net = build_generator(config)
-    assert generator_size_multiple(netG) == multiple
+    assert image_generator_size_multiple(netG) == multiple
     expected = UnetGenerator if netG.startswith("unet") else ResnetGenerator
     assert isinstance(net, expected)
     size = max(multiple, 8)
@@ -290,7 +287,7 @@ def test_pix2pix_discriminator_sees_input_and_output(netD: str) -> None:
 @pytest.mark.parametrize("netG", ["unet_100", "unet_16", "resnet_blocks", "vgg"])
 def test_unknown_generator_names_are_rejected(netG: str) -> None:
     with pytest.raises(ValueError, match=netG):
-        generator_size_multiple(netG)
+        image_generator_size_multiple(netG)
     with pytest.raises(ValueError, match=netG):
         build_generator(Pix2PixConfig(netG=netG))
 

@@ -9,9 +9,9 @@ from imagexform.hookspecs import hookimpl
 
 IMAGEXFORM_PLUGIN_API = ">=1,<2"
 
+
 @hookimpl
 def imagexform_families():
     from imagexform_pix2pix.family import Pix2PixFamily
 
     return [Pix2PixFamily()]
-

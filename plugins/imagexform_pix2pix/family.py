@@ -58,13 +58,13 @@ class Pix2PixFamily(Family):
         return nets["G"]
 
     def io_spec(self, config: Pix2PixConfig) -> IOSpec:
-        from imagexform_pix2pix.networks import generator_size_multiple
+        from imagexform.nn.generators import image_generator_size_multiple
 
         return IOSpec(
             value_range=(-1.0, 1.0),
             channels=config.input_nc,
             out_channels=config.output_nc,
-            size_multiple=generator_size_multiple(config.netG),
+            size_multiple=image_generator_size_multiple(config.netG),
         )
 
     def importers(self) -> list[Importer]:
