@@ -6,6 +6,7 @@ the wrong generator loss. Discriminators return raw logits; the modes differ onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -55,7 +56,10 @@ class AdversarialLoss(nn.Module):
 
 
 def gradient_penalty(
-    discriminator: nn.Module, real: Tensor, fake: Tensor, target_norm: float = 1.0
+    discriminator: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    target_norm: float = 1.0,
 ) -> Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017) on random interpolates of real and fake.
 
