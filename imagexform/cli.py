@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -161,15 +162,22 @@ def train(
         raise UserError("train needs --data DIR (the dataset folder)")
 
     owner = plugin_host.records[plugin_host.family_owner(family.name)]
-    trainer = Trainer(
-        family,
-        config,
-        data_root=data,
-        run_dir=run_dir,
-        device=device,
-        plugin={"name": owner.name, "version": owner.version},
-        resume=checkpoint,
-    )
+    # Dataset warnings (skipped files) already name the file: show each as one plain line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            trainer = Trainer(
+                family,
+                config,
+                data_root=data,
+                run_dir=run_dir,
+                device=device,
+                plugin={"name": owner.name, "version": owner.version},
+                resume=checkpoint,
+            )
+        finally:
+            for warning in caught:
+                click.echo(f"warning: {warning.message}", err=True)
     try:
         result = trainer.run()
     except KeyboardInterrupt:

@@ -84,7 +84,9 @@ def test_corrupt_image_is_skipped_and_training_continues(make_pairs, tmp_path):
     (data / "001.png").write_bytes((data / "001.png").read_bytes()[:100])
     result = train(data, tmp_path / "run", "--set", "steps=1")
     assert result.exit_code == 0, result.output
-    assert "001.png" in result.output  # the warning names the skipped file
+    warning = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "001.png" in warning[0]  # one line, naming the skipped file
+    assert "3 training samples (1 unreadable skipped)" in result.output
 
 
 def test_all_images_corrupt_is_an_error(tmp_path):

@@ -241,6 +241,8 @@ class Trainer:
             if reporter:
                 reporter.message(f"already at step {self.step} of {config.steps}; nothing to do")
             return TrainResult(self.step, None, False, None, {})
+        if reporter:
+            reporter.message(self._data_summary())
         sample_batch = self._sample_batch()
         saved_step = -1
         try:
@@ -281,6 +283,15 @@ class Trainer:
                 checkpoint = self.save()
             raise
         return TrainResult(self.step, checkpoint, stopped_early, samples, validation)
+
+    def _data_summary(self) -> str:
+        skipped = len(getattr(self.train_data, "skipped", ()))
+        summary = f"data: {len(self.train_data)} training samples"
+        if skipped:
+            summary += f" ({skipped} unreadable skipped)"
+        if self.val_data is not None:
+            summary += f", {len(self.val_data)} validation samples"
+        return f"{summary}; device {self.device}"
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

@@ -41,10 +41,12 @@ class Pix2PixFamily(Family):
             root,
             split,
             direction=config.direction,
-            load_size=config.load_size or config.image_size * 286 // 256,
+            load_size=config.load_size,
             crop_size=config.image_size,
             flip=config.flip,
             train=split == "train",
+            input_nc=config.input_nc,
+            output_nc=config.output_nc,
         )
 
     def train_step(
