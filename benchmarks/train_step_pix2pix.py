@@ -73,14 +73,17 @@ def our_step_timer(config: Pix2PixConfig, real_a: torch.Tensor, real_b: torch.Te
     return lambda: step_fn(context.to_device(batch))
 
 
-def median_seconds(step, repeats: int) -> float:
-    step()  # warm-up: allocator and oneDNN primitive caches
-    times = []
+def interleaved_medians(steps: dict, repeats: int) -> dict[str, float]:
+    """Alternate the contenders within each round so drift in machine load hits both alike."""
+    for step in steps.values():
+        step()  # warm-up: allocator and oneDNN primitive caches
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def trainer_seconds_per_step(config: Pix2PixConfig, repeats: int) -> float:
@@ -128,8 +131,14 @@ def main() -> None:
     real_a = torch.rand(1, 3, 256, 256, generator=generator) * 2 - 1
     real_b = torch.rand(1, 3, 256, 256, generator=generator) * 2 - 1
 
-    plain = median_seconds(plain_step_timer(config, real_a, real_b), args.repeats)
-    ours = median_seconds(our_step_timer(config, real_a, real_b), args.repeats)
+    medians = interleaved_medians(
+        {
+            "plain": plain_step_timer(config, real_a, real_b),
+            "ours": our_step_timer(config, real_a, real_b),
+        },
+        args.repeats,
+    )
+    plain, ours = medians["plain"], medians["ours"]
     trainer = trainer_seconds_per_step(config, args.repeats)
     print(
         json.dumps(

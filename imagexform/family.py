@@ -88,6 +88,15 @@ class IOSpec:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TileHints:
+    """How the runtime may split large images. ``tile_size`` 0 lets it choose from free memory;
+    ``overlap`` should cover the network's effective receptive field so tiles blend seamlessly."""
+
+    tile_size: int = 0  # input pixels per tile edge
+    overlap: int = 16  # input pixels shared by neighbouring tiles, blended with feathering
+
+
 class TrainStep(ABC):
     """One family's optimisation step, constructed once per run by :meth:`Family.train_step`.
 
@@ -168,6 +177,10 @@ class Family(ABC):
     @abstractmethod
     def io_spec(self, config: TrainConfig) -> IOSpec:
         """How the inference side feeds the exported module."""
+
+    def tile_hints(self, config: TrainConfig) -> TileHints:
+        """Tiling advice recorded in exported models; override for wide receptive fields."""
+        return TileHints()
 
     def importers(self) -> list[Importer]:
         """Importers for this family's foreign checkpoints; none by default."""

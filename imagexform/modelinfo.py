@@ -1,0 +1,80 @@
+"""The self-description every exported ONNX file carries: the contract between the halves.
+
+Export writes a :class:`ModelInfo` as JSON under the ONNX metadata key ``imagexform``; the
+runtime, the batch command and the editor read it back to know how to feed the model (value
+range, channels, colour order, scale, size multiple, condition inputs, tiling hints) and where
+it came from. Torch-free: the inference side imports this.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from imagexform.errors import UserError
+from imagexform.family import ConditionSpec, IOSpec, TileHints
+
+SCHEMA_VERSION = 1
+METADATA_KEY = "imagexform"
+IMAGE_INPUT = "image"
+OUTPUT = "output"
+
+
+@dataclass
+class ModelInfo:
+    family: str
+    io: IOSpec
+    title: str = ""
+    description: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    plugin: str | None = None
+    plugin_version: str | None = None
+    tile: TileHints = field(default_factory=TileHints)
+    precision: str = "fp32"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<metadata>") -> ModelInfo:
+        """Parse and validate; raise a :class:`UserError` naming ``source`` when malformed."""
+        try:
+            raw = json.loads(text)
+            version = int(raw.get("schema_version", 0))
+            if version > SCHEMA_VERSION:
+                raise UserError(
+                    f"{source}: model metadata schema {version} is newer than this imagexform "
+                    f"understands ({SCHEMA_VERSION}); upgrade imagexform"
+                )
+            io = dict(raw["io"])
+            io["conditions"] = tuple(
+                ConditionSpec(
+                    name=c["name"],
+                    labels=tuple(c.get("labels", ())),
+                    defaults=tuple(float(v) for v in c.get("defaults", ())),
+                    groups=tuple(tuple(g) for g in c.get("groups", ())),
+                    value_range=tuple(c.get("value_range", (0.0, 1.0))),
+                )
+                for c in io.get("conditions", ())
+            )
+            io["value_range"] = tuple(float(v) for v in io["value_range"])
+            return cls(
+                family=str(raw["family"]),
+                io=IOSpec(**io),
+                title=str(raw.get("title", "")),
+                description=str(raw.get("description", "")),
+                config=dict(raw.get("config", {})),
+                plugin=raw.get("plugin"),
+                plugin_version=raw.get("plugin_version"),
+                tile=TileHints(**raw.get("tile", {})),
+                precision=str(raw.get("precision", "fp32")),
+                provenance=dict(raw.get("provenance", {})),
+                schema_version=version,
+            )
+        except UserError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"{source}: malformed imagexform metadata ({exc})") from None
