@@ -162,6 +162,12 @@ def test_unknown_early_stop_metric_names_the_available_ones(make_pairs, tmp_path
     )
 
 
+def test_early_stopping_without_validation_split_is_refused(make_pairs, tmp_path):
+    result = train(make_pairs(count=2), tmp_path / "run", "steps=2", "early_stop_metric=val/l1")
+    assert result.exit_code == 2
+    assert "needs a validation split" in result.output
+
+
 def test_ema_weights_are_saved_and_used_for_loading(make_pairs, tmp_path):
     run = tmp_path / "run"
     assert train(make_pairs(count=4), run, "steps=3", "ema_decay=0.5").exit_code == 0

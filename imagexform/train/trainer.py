@@ -132,6 +132,11 @@ class Trainer:
         if self.train_data is None or len(self.train_data) == 0:
             raise DataError(f"{data_root}: no training images")
         self.val_data = family.dataset(config, data_root, "val")
+        if config.early_stop_metric and self.val_data is None:
+            raise ConfigError(
+                f"early_stop_metric {config.early_stop_metric!r} needs a validation split: "
+                f"{data_root} has no val/ folder"
+            )
 
         self.context = TrainContext(self.device, self.precision, config.grad_clip, config.steps)
         self.nets = {name: self.context.prepare(net) for name, net in family.build(config).items()}

@@ -1,0 +1,63 @@
+"""The layout's invariants: the core names no family, plugins stand alone, style is enforced."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_PACKAGES = sorted(
+    p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists()
+)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_there_are_plugins_to_check():
+    assert "imagexform_pix2pix" in PLUGIN_PACKAGES
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "imagexform").rglob("*.py")), ids=str)
+def test_core_never_imports_a_plugin(path):
+    assert not imported_modules(path) & set(PLUGIN_PACKAGES)
+
+
+@pytest.mark.parametrize("package", PLUGIN_PACKAGES)
+def test_plugins_never_import_each_other(package):
+    others = set(PLUGIN_PACKAGES) - {package}
+    for path in (ROOT / "plugins" / package).rglob("*.py"):
+        assert not imported_modules(path) & others, path
+
+
+def test_builtin_plugins_are_registered_as_entry_points():
+    import tomllib
+
+    registered = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][
+        "imagexform"
+    ]
+    assert sorted(value.split(":")[0] for value in registered.values()) == PLUGIN_PACKAGES
+
+
+@pytest.mark.parametrize("arguments", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(arguments):
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the dev extra)")
+    result = subprocess.run(
+        [ruff, *arguments, "."], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
