@@ -38,6 +38,7 @@ class TrainConfig:
     image_size: int = 256  # training crop size in pixels
     lr: float = 2e-4
     seed: int = 0
+    init_from: str = ""  # run or checkpoint whose weights start the networks of the same name
     lr_schedule: Literal["constant", "linear", "cosine", "step"] = "linear"
     lr_decay_start: float = 0.5  # linear/cosine: fraction of steps at full LR before decay
     lr_step_every: int = 1000  # step schedule: multiply the LR by lr_gamma every this many steps

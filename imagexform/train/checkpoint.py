@@ -63,6 +63,12 @@ class Checkpoint:
     def step(self) -> int:
         return int(self.meta["step"])
 
+    def weights_for(self, net: str, prefer_ema: bool = True) -> dict[str, torch.Tensor] | None:
+        """A network's weights: the averaged ones when kept and preferred, else the raw ones."""
+        if prefer_ema and net in self.ema:
+            return self.ema[net]
+        return self.weights.get(net)
+
 
 def step_dir_name(step: int) -> str:
     return f"step_{step:08d}"

@@ -30,9 +30,7 @@ def load_trained(path: Path, *, use_ema: bool = True, plugins: PluginHost | None
     config = from_dict(family.config_class, checkpoint.meta["config"])
     nets = family.build(config)
     for name, net in nets.items():
-        weights = checkpoint.weights.get(name)
-        if use_ema and name in checkpoint.ema:
-            weights = checkpoint.ema[name]
+        weights = checkpoint.weights_for(name, prefer_ema=use_ema)
         if weights is None:
             raise CheckpointError(f"{checkpoint.path}: has no weights for network {name!r}")
         try:

@@ -27,10 +27,11 @@ import imagexform
 from imagexform.data.sampling import ResumableSampler
 from imagexform.errors import CheckpointError, ConfigError, DataError
 from imagexform.family import Family, TrainConfig, TrainStep
-from imagexform.train.checkpoint import Checkpoint, save_checkpoint
+from imagexform.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from imagexform.train.context import TrainContext
 from imagexform.train.device import choose_precision, resolve_device
 from imagexform.train.ema import WeightAverage
+from imagexform.train.interrupts import deferred_stop_requests
 from imagexform.train.reporting import Reporter, image_grid
 from imagexform.train.schedules import apply_lr
 
@@ -151,8 +152,11 @@ class Trainer:
             config.early_stop_metric, config.early_stop_mode, config.early_stop_patience
         )
         self.step = 0
+        self.initialised = ""
         if resume is not None:
             self._restore(resume)
+        elif config.init_from:
+            self._initialise_from(Path(config.init_from))
 
     # --- state -------------------------------------------------------------------------
     def _restore(self, checkpoint: Checkpoint) -> None:
@@ -171,6 +175,29 @@ class Trainer:
         self.early_stopping.load_state_dict(state["early_stopping"])
         restore_rng(state["rng"])
         self.step = checkpoint.step
+
+    def _initialise_from(self, path: Path) -> None:
+        """Start from another run's weights (e.g. ESRGAN's GAN stage from its PSNR stage):
+        the averaged weights where that run kept them, for every network both runs have."""
+        source = load_checkpoint(path)
+        loaded = []
+        for name, net in self.nets.items():
+            weights = source.weights_for(name)
+            if weights is None:
+                continue
+            try:
+                net.load_state_dict(weights, strict=True)
+            except RuntimeError as exc:
+                raise CheckpointError(
+                    f"{source.path}: weights of {name!r} do not fit this config "
+                    f"({str(exc).splitlines()[0]})"
+                ) from None
+            loaded.append(name)
+        if not loaded:
+            raise CheckpointError(f"{source.path}: has none of the networks {sorted(self.nets)}")
+        if self.ema is not None:
+            self.ema.load_state_dicts({n: self.nets[n].state_dict() for n in self.ema.nets})
+        self.initialised = f"initialised {', '.join(loaded)} from {source.path}"
 
     def save(self) -> Path | None:
         if not self.is_main:
@@ -248,45 +275,44 @@ class Trainer:
             return TrainResult(self.step, None, False, None, {})
         if reporter:
             reporter.message(self._data_summary())
+            if self.initialised:
+                reporter.message(self.initialised)
         sample_batch = self._sample_batch()
-        saved_step = -1
-        try:
-            with reporter if reporter else contextlib.nullcontext():
-                batches = self._batches()
-                while self.step < config.steps:
-                    self.context.step = self.step
-                    factor = apply_lr(self.optimizers, config, self.step)
-                    self._set_mode(True)
-                    metrics = self.step_fn(self.context.to_device(next(batches)))
-                    _check_finite(metrics, self.step + 1)
-                    if self.ema is not None:
-                        self.ema.update(self.nets)
-                    self.step += 1
+        with reporter if reporter else contextlib.nullcontext(), deferred_stop_requests() as stop:
+            batches = self._batches()
+            while self.step < config.steps:
+                self.context.step = self.step
+                factor = apply_lr(self.optimizers, config, self.step)
+                self._set_mode(True)
+                metrics = self.step_fn(self.context.to_device(next(batches)))
+                _check_finite(metrics, self.step + 1)
+                if self.ema is not None:
+                    self.ema.update(self.nets)
+                self.step += 1
+                if reporter:
+                    reporter.step(self.step, metrics, factor)
+                if reporter and _due(self.step, config.sample_every, config.steps):
+                    samples = reporter.samples(self.step, self._grid(sample_batch))
+                if self.val_data is not None and _due(self.step, config.val_every, config.steps):
+                    validation = self.validate()
                     if reporter:
-                        reporter.step(self.step, metrics, factor)
-                    if reporter and _due(self.step, config.sample_every, config.steps):
-                        samples = reporter.samples(self.step, self._grid(sample_batch))
-                    if self.val_data is not None and _due(
-                        self.step, config.val_every, config.steps
-                    ):
-                        validation = self.validate()
-                        if reporter:
-                            reporter.scalars(self.step, validation)
-                        stopped_early = self.early_stopping.should_stop(validation)
-                    if stopped_early or _due(self.step, config.save_every, config.steps):
-                        checkpoint = self.save()
-                        saved_step = self.step
-                    if stopped_early:
-                        if reporter:
-                            reporter.message(
-                                f"early stop at step {self.step}: {config.early_stop_metric} "
-                                f"best {self.early_stopping.best:.4g}"
-                            )
-                        break
-        except KeyboardInterrupt:
-            if self.step > saved_step and self.step > 0:
-                checkpoint = self.save()
-            raise
+                        reporter.scalars(self.step, validation)
+                    stopped_early = self.early_stopping.should_stop(validation)
+                if (
+                    stopped_early
+                    or stop.is_set()
+                    or _due(self.step, config.save_every, config.steps)
+                ):
+                    checkpoint = self.save()
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                if stopped_early:
+                    if reporter:
+                        reporter.message(
+                            f"early stop at step {self.step}: {config.early_stop_metric} "
+                            f"best {self.early_stopping.best:.4g}"
+                        )
+                    break
         return TrainResult(self.step, checkpoint, stopped_early, samples, validation)
 
     def _data_summary(self) -> str:
