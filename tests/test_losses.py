@@ -70,3 +70,25 @@ def test_instance_noise():
     assert add_instance_noise(images, 0.0) is images
     noisy = add_instance_noise(images, 0.5)
     assert noisy.std().item() == pytest.approx(0.5, rel=0.1)
+
+
+def test_relativistic_average_loss_compares_each_side_with_the_other_mean():
+    ragan = AdversarialLoss("ragan")
+    real, fake = logits(2.0), logits(-2.0)
+    # D: real - mean(fake) = 4 should be "real", fake - mean(real) = -4 "fake"
+    expected = torch.nn.functional.softplus(torch.tensor(-4.0)).item()
+    assert ragan.discriminator(real, fake).item() == pytest.approx(expected, rel=1e-5)
+    # G wants the opposite judgement
+    expected_g = torch.nn.functional.softplus(torch.tensor(4.0)).item()
+    assert ragan.generator(fake, real).item() == pytest.approx(expected_g, rel=1e-5)
+    with pytest.raises(ValueError, match="needs the logits on real images"):
+        ragan.generator(fake)
+
+
+def test_relativistic_generator_gradient_reaches_fake_logits_only():
+    ragan = AdversarialLoss("ragan")
+    real = torch.randn(2, 1, 3, 3, requires_grad=True)
+    fake = torch.randn(2, 1, 3, 3, requires_grad=True)
+    ragan.generator(fake, real).backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    assert real.grad is None
