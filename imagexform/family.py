@@ -50,7 +50,7 @@ class TrainConfig:
     save_every: int = 500
     keep_last: int = 3  # checkpoints kept on disk; older ones are deleted after a good save
     val_every: int = 500  # validation on the held-out split, when the dataset has one
-    val_max_batches: int = 50
+    val_max_images: int = 50  # validation runs image by image; this caps how many
     early_stop_metric: str = ""  # e.g. "val/psnr"; empty disables early stopping
     early_stop_mode: Literal["min", "max"] = "max"
     early_stop_patience: int = 5  # validations without improvement before stopping

@@ -18,24 +18,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from imagexform.io.images import write_image_atomic
 
 
-def image_grid(columns: Sequence[torch.Tensor], value_range: tuple[float, float]) -> np.ndarray:
-    """Rows = samples, columns = e.g. input | output | target; returns H×W×3 uint8 RGB."""
+def image_grid(
+    rows: Sequence[Sequence[torch.Tensor]], value_range: tuple[float, float]
+) -> np.ndarray:
+    """One row per sample, one column per image (e.g. input | output | target); each image is
+    1×C×H×W in ``value_range``. Images of a row are scaled to the row's tallest (so an SR
+    input shows at output size), rows padded to the widest. Returns H×W×3 uint8 RGB."""
     low, high = value_range
-    tiles = []
-    for column in columns:
-        images = column.detach().float().cpu()
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        tiles.append(((images[:, :3] - low) / (high - low)).clamp(0, 1))
-    height = max(t.shape[2] for t in tiles)
-    tiles = [
-        torch.nn.functional.interpolate(t, size=(height, t.shape[3] * height // t.shape[2]))
-        if t.shape[2] != height
-        else t
-        for t in tiles
-    ]
-    rows = torch.cat(tiles, dim=3)  # N×3×H×W_total
-    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×W_total
+    rendered = []
+    for row in rows:
+        height = max(image.shape[-2] for image in row)
+        tiles = []
+        for image in row:
+            image = image.detach().float().cpu()[:1]
+            if image.shape[1] == 1:
+                image = image.expand(-1, 3, -1, -1)
+            if image.shape[-2] != height:
+                width = image.shape[-1] * height // image.shape[-2]
+                image = torch.nn.functional.interpolate(image[:, :3], size=(height, width))
+            tiles.append(((image[0, :3] - low) / (high - low)).clamp(0, 1))
+        rendered.append(torch.cat(tiles, dim=2))
+    width = max(row.shape[2] for row in rendered)
+    padded = [torch.nn.functional.pad(row, (0, width - row.shape[2])) for row in rendered]
+    grid = torch.cat(padded, dim=1)
     return (grid.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 

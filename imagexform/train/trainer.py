@@ -277,7 +277,7 @@ class Trainer:
             reporter.message(self._data_summary())
             if self.initialised:
                 reporter.message(self.initialised)
-        sample_batch = self._sample_batch()
+        sample_items = self._sample_items()
         with reporter if reporter else contextlib.nullcontext(), deferred_stop_requests() as stop:
             batches = self._batches()
             while self.step < config.steps:
@@ -292,7 +292,7 @@ class Trainer:
                 if reporter:
                     reporter.step(self.step, metrics, factor)
                 if reporter and _due(self.step, config.sample_every, config.steps):
-                    samples = reporter.samples(self.step, self._grid(sample_batch))
+                    samples = reporter.samples(self.step, self._grid(sample_items))
                 if self.val_data is not None and _due(self.step, config.val_every, config.steps):
                     validation = self.validate()
                     if reporter:
@@ -326,31 +326,32 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
+        """Mean metrics over the held-out split, one image at a time so sizes may differ."""
         assert self.val_data is not None
         self._set_mode(False)
-        loader = DataLoader(self.val_data, batch_size=self.config.batch_size, shuffle=False)
+        loader = DataLoader(self.val_data, batch_size=1, shuffle=False)
         totals: dict[str, float] = {}
         count = 0
         for index, batch in enumerate(loader):
-            if index >= self.config.val_max_batches:
+            if index >= self.config.val_max_images:
                 break
             for key, value in self.step_fn.evaluate(self.context.to_device(batch)).items():
                 totals[key] = totals.get(key, 0.0) + value
             count += 1
         return {f"val/{key}": value / max(1, count) for key, value in totals.items()}
 
-    def _sample_batch(self) -> dict[str, Any]:
+    def _sample_items(self) -> list[dict[str, Any]]:
         source: Dataset = self.val_data if self.val_data is not None else self.train_data
         rows = min(SAMPLE_ROWS, len(source))
         # fixed keys: the same crops at every sampling step, whatever the data order
         keys = list(range(rows)) if source is self.val_data else [(i, 0) for i in range(rows)]
-        return torch.utils.data.default_collate([source[key] for key in keys])
+        return [torch.utils.data.default_collate([source[key]]) for key in keys]
 
     @torch.no_grad()
-    def _grid(self, batch: dict[str, Any]) -> np.ndarray:
+    def _grid(self, items: list[dict[str, Any]]) -> np.ndarray:
         self._set_mode(False)
-        columns = self.step_fn.sample(self.context.to_device(batch))
-        return image_grid(columns, self.family.io_spec(self.config).value_range)
+        rows = [self.step_fn.sample(self.context.to_device(item)) for item in items]
+        return image_grid(rows, self.family.io_spec(self.config).value_range)
 
 
 def _due(step: int, every: int, total: int) -> bool:
