@@ -141,9 +141,16 @@ class Importer(ABC):
     summary: ClassVar[str] = ""
 
     @abstractmethod
-    def load(self, checkpoint: Mapping[str, Any]) -> Imported | None:
+    def load(
+        self, checkpoint: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+    ) -> Imported | None:
         """Return the networks when ``checkpoint`` (a ``torch.load(weights_only=True)``
-        result) is in this importer's format, else None. Never raise for a foreign format."""
+        result) is in this importer's format, else None. Never raise for a foreign format.
+
+        ``overrides`` are the user's ``--set key=value`` texts, for what the file cannot
+        tell (e.g. the scale of some super-resolution files); an importer applies them to the
+        config it returns and raises a UserError only when a recognised file still cannot be
+        loaded without one."""
 
 
 class Family(ABC):

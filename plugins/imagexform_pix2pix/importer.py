@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from imagexform.config import apply_values
-from imagexform.errors import ConfigError
+from imagexform.config import apply_text, apply_values
+from imagexform.errors import ConfigError, UserError
 from imagexform.family import Imported, Importer
 from imagexform_pix2pix.config import Pix2PixConfig
 
@@ -28,7 +28,9 @@ class JunyanzGeneratorImporter(Importer):
     name = "junyanz"
     summary = "pix2pix/CycleGAN generator .pth from junyanz/pytorch-CycleGAN-and-pix2pix"
 
-    def load(self, checkpoint: Mapping[str, Any]) -> Imported | None:
+    def load(
+        self, checkpoint: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+    ) -> Imported | None:
         from imagexform.nn import detect_image_generator, patch_instance_norm_state, strip_wrappers
         from imagexform_pix2pix.networks import build_generator
 
@@ -44,9 +46,14 @@ class JunyanzGeneratorImporter(Importer):
             # A layout pix2pix's config cannot name (e.g. resnet_12blocks): its checkpoints
             # and exports could not be reloaded, so the file is not ours to take.
             return None
+        config = apply_text(config, overrides or {})
         generator = build_generator(config)
         state = patch_instance_norm_state(generator, strip_wrappers(checkpoint))
-        generator.load_state_dict(state, strict=True)
+        try:
+            generator.load_state_dict(state, strict=True)
+        except RuntimeError:
+            assigned = " ".join(f"{key}={text}" for key, text in (overrides or {}).items())
+            raise UserError(f"--set {assigned} does not fit this junyanz generator") from None
         norm = "no norm" if config.norm == "none" else f"{config.norm} norm"
         return Imported(
             family="pix2pix",
