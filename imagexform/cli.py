@@ -196,5 +196,16 @@ def train(
         click.echo(f"{key}: {value:.4g}")
 
 
+def _add_builtin_commands() -> None:
+    # These modules import nothing heavy at import time; their commands import on use.
+    from imagexform.export.commands import export_command, import_command, models_group
+
+    for command in (export_command, import_command, models_group):
+        cli.add_command(command)
+
+
+_add_builtin_commands()
+
+
 def main() -> None:
     cli()

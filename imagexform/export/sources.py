@@ -1,0 +1,238 @@
+"""Where an exported network comes from, and the record of it the file keeps.
+
+A checkpoint brings its own family, config and step; a foreign file (a reference repository's
+``.pth``) is recognised by whichever plugin importer claims it. Either way the resulting
+:class:`ModelInfo` carries enough provenance (hashes, step, versions) to trace a file in the
+wild back to the exact weights it was made from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import imagexform
+from imagexform.errors import UserError
+from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
+from imagexform.export.parity import base_edge
+from imagexform.family import IOSpec
+from imagexform.modelinfo import ModelInfo
+from imagexform.plugins import PluginHost, host
+from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS
+from imagexform.train.restore import load_trained
+
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _export_versions() -> dict[str, str]:
+    return {
+        "imagexform_version": imagexform.__version__,
+        "torch_version": torch.__version__,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _net_io(net: nn.Module, family_io: IOSpec, name: str) -> tuple[IOSpec, str]:
+    """The IOSpec of one network exported on its own (``--net``), which need not take or give
+    what the family's inference module does: a conditional discriminator reads input and
+    output stacked. The channel count comes from its first convolution and the output from a
+    probe; a network whose output is not an image at an integer scale is described as such."""
+    first = next((m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)), None)
+    channels = first.in_channels if first is not None else family_io.channels
+    edge = base_edge(family_io.size_multiple)
+    probe = torch.zeros(1, channels, edge, edge)
+    try:
+        with torch.inference_mode():
+            out = net.eval()(probe)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"network {name!r} does not run on a {channels}-channel image of {edge}×{edge} "
+            f"({reason})"
+        ) from None
+    out_edge = out.shape[-1]
+    note = ""
+    scale = family_io.scale
+    if out.dim() == 4 and out_edge >= edge and out_edge % edge == 0:
+        scale = out_edge // edge
+    else:
+        note = (
+            f"network {name!r} alone; its output ({'×'.join(map(str, out.shape[1:]))} for a "
+            f"{channels}×{edge}×{edge} input) is not an image at the input's scale"
+        )
+    io = dataclasses.replace(
+        family_io,
+        channels=channels,
+        out_channels=int(out.shape[1]) if out.dim() >= 2 else 1,
+        scale=scale,
+        conditions=(),
+    )
+    return io, note
+
+
+def export_checkpoint(
+    checkpoint_path: Path | str,
+    output_path: Path | str,
+    *,
+    net: str | None = None,
+    use_ema: bool = True,
+    fp16: bool = False,
+    tolerance: float | None = None,
+    plugins: PluginHost | None = None,
+) -> ExportReport:
+    """Export a run's (or one checkpoint's) family inference module, or network ``net``.
+
+    With ``use_ema`` the averaged weights replace the raw ones for every network that has
+    them; the provenance says which did, and hashes the weight files that were read.
+    """
+    output = check_destination(Path(output_path))
+    trained = load_trained(Path(checkpoint_path), use_ema=use_ema, plugins=plugins)
+    family, config, checkpoint = trained.family, trained.config, trained.checkpoint
+    family_io = family.io_spec(config)
+    description = family.summary
+    if net is None:
+        module = family.inference_module(config, trained.nets)
+        io = family_io
+        candidates = set(checkpoint.ema)
+    else:
+        if net not in trained.nets:
+            raise UserError(
+                f"{checkpoint.path}: has no network {net!r}; it has "
+                f"{', '.join(sorted(trained.nets))}"
+            )
+        module = trained.nets[net]
+        io, note = _net_io(module, family_io, net)
+        description = note or description
+        candidates = {net}
+    ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
+
+    run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == CHECKPOINTS else None
+    name = (run_dir or checkpoint.path).resolve().name
+    provenance: dict[str, Any] = {
+        "source": "checkpoint",
+        "run": str(run_dir.resolve()) if run_dir else None,
+        "checkpoint": str(checkpoint.path.resolve()),
+        "step": checkpoint.step,
+        "net": net,
+        "weights_sha256": file_sha256(checkpoint.path / WEIGHTS),
+        "ema": bool(ema_nets),
+        "ema_nets": ema_nets,
+        "trained_with": {
+            "imagexform_version": checkpoint.meta.get("imagexform_version"),
+            "torch_version": checkpoint.meta.get("torch_version"),
+        },
+        **_export_versions(),
+    }
+    if ema_nets:
+        provenance["ema_sha256"] = file_sha256(checkpoint.path / EMA)
+    info = ModelInfo(
+        family=family.name,
+        io=io,
+        title=f"{family.name} {name}{f' {net}' if net else ''} (step {checkpoint.step})",
+        description=description,
+        config=config.to_dict(),
+        plugin=checkpoint.meta.get("plugin"),
+        plugin_version=checkpoint.meta.get("plugin_version"),
+        tile=family.tile_hints(config),
+        provenance=provenance,
+    )
+    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def _load_foreign(path: Path) -> Any:
+    """``torch.load`` restricted to tensors and plain containers: a file that needs its own
+    classes to load would run arbitrary code, so it is refused rather than unpickled."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        unsafe = _UNSAFE_GLOBAL.search(str(exc))
+        if unsafe:
+            raise UserError(
+                f"{path}: loading it would execute pickled code ({unsafe.group(1)}), which "
+                "imagexform never does; re-save only the network's state_dict"
+            ) from None
+        raise UserError(
+            f"{path}: not a PyTorch checkpoint that loads without executing code "
+            f"({type(exc).__name__})"
+        ) from None
+
+
+def import_foreign(
+    path: Path | str,
+    output_path: Path | str,
+    *,
+    fp16: bool = False,
+    tolerance: float | None = None,
+    plugins: PluginHost | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> ExportReport:
+    """Export a foreign checkpoint through the first plugin importer that recognises it.
+
+    ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell."""
+    path = Path(path)
+    output = check_destination(Path(output_path))
+    checkpoint = _load_foreign(path)
+    plugin_host = plugins or host()
+    importers = plugin_host.importers()
+    if not isinstance(checkpoint, Mapping):
+        raise UserError(
+            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; no importer "
+            f"can read it (importers: {', '.join(i.name for i in importers) or 'none'})"
+        )
+    refusals = []
+    for importer in importers:
+        try:
+            imported = importer.load(checkpoint, overrides)
+        except UserError as exc:  # recognised, but needs something from the user
+            raise UserError(f"{path}: {exc}") from None
+        except Exception as exc:  # a plugin's bug: report it and let the next importer try
+            refusals.append(f"{importer.name} (raised {type(exc).__name__}: {exc})")
+            continue
+        if imported is not None:
+            break
+        refusals.append(importer.name)
+    else:
+        raise UserError(
+            f"{path}: no importer recognises this checkpoint (tried: "
+            f"{', '.join(refusals) or 'none; no plugin provides an importer'})"
+        )
+
+    family = plugin_host.family(imported.family)
+    owner = plugin_host.records[plugin_host.family_owner(family.name)]
+    module = family.inference_module(imported.config, imported.nets)
+    info = ModelInfo(
+        family=family.name,
+        io=family.io_spec(imported.config),
+        title=f"{family.name} from {path.name}",
+        description=imported.description,
+        config=imported.config.to_dict(),
+        plugin=owner.name,
+        plugin_version=owner.version,
+        tile=family.tile_hints(imported.config),
+        provenance={
+            "source": "import",
+            "file": path.name,
+            "sha256": file_sha256(path),
+            "importer": importer.name,
+            **_export_versions(),
+        },
+    )
+    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)

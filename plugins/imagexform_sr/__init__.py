@@ -1,0 +1,16 @@
+"""Super-resolution: SRResNet/SRGAN and RRDBNet/ESRGAN, as a built-in plugin.
+
+Registered through the ``imagexform`` entry-point group exactly like a third-party plugin.
+Importing this module is cheap and torch-free; networks load when a family method needs them.
+"""
+
+from imagexform.hookspecs import hookimpl
+
+IMAGEXFORM_PLUGIN_API = ">=1,<2"
+
+
+@hookimpl
+def imagexform_families():
+    from imagexform_sr.family import SuperResolutionFamily
+
+    return [SuperResolutionFamily()]
