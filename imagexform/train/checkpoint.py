@@ -70,6 +70,14 @@ class Checkpoint:
         return self.weights.get(net)
 
 
+def mismatch_summary(error: RuntimeError, limit: int = 240) -> str:
+    """The informative part of a ``load_state_dict`` error (its first line only names the
+    class): which keys are missing or unexpected, or which shapes differ, shortened."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[1] if len(lines) > 1 else lines[0]
+    return detail if len(detail) <= limit else detail[: limit - 1] + "…"
+
+
 def step_dir_name(step: int) -> str:
     return f"step_{step:08d}"
 

@@ -12,7 +12,7 @@ from imagexform.config import from_dict
 from imagexform.errors import CheckpointError
 from imagexform.family import Family, TrainConfig
 from imagexform.plugins import PluginHost, host
-from imagexform.train.checkpoint import Checkpoint, load_checkpoint
+from imagexform.train.checkpoint import Checkpoint, load_checkpoint, mismatch_summary
 
 
 @dataclass
@@ -36,9 +36,8 @@ def load_trained(path: Path, *, use_ema: bool = True, plugins: PluginHost | None
         try:
             net.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
-            first_line = str(exc).splitlines()[0]
             raise CheckpointError(
-                f"{checkpoint.path}: weights of {name!r} do not fit ({first_line})"
+                f"{checkpoint.path}: weights of {name!r} do not fit ({mismatch_summary(exc)})"
             ) from None
         net.eval()
     return Trained(family=family, config=config, nets=nets, checkpoint=checkpoint)

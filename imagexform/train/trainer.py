@@ -27,7 +27,12 @@ import imagexform
 from imagexform.data.sampling import ResumableSampler
 from imagexform.errors import CheckpointError, ConfigError, DataError
 from imagexform.family import Family, TrainConfig, TrainStep
-from imagexform.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from imagexform.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    mismatch_summary,
+    save_checkpoint,
+)
 from imagexform.train.context import TrainContext
 from imagexform.train.device import choose_precision, resolve_device
 from imagexform.train.ema import WeightAverage
@@ -190,7 +195,7 @@ class Trainer:
             except RuntimeError as exc:
                 raise CheckpointError(
                     f"{source.path}: weights of {name!r} do not fit this config "
-                    f"({str(exc).splitlines()[0]})"
+                    f"({mismatch_summary(exc)})"
                 ) from None
             loaded.append(name)
         if not loaded:

@@ -15,7 +15,7 @@ from imagexform.family import TrainStep
 from imagexform.losses.adversarial import AdversarialLoss
 from imagexform.losses.perceptual import PerceptualLoss, parse_layer_weights
 from imagexform.losses.pixel import pixel_loss
-from imagexform.metrics import psnr, ssim
+from imagexform.metrics import sr_scores
 from imagexform.train.context import TrainContext
 from imagexform_sr.config import SRConfig
 
@@ -77,12 +77,7 @@ class SuperResolutionStep(TrainStep):
 
     def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
         output, target = to_uint8(self.G(batch["LR"])), to_uint8(batch["HR"])
-        border = self.config.scale
-        return {
-            "psnr_y": psnr(output, target, crop_border=border, y_channel=True),
-            "ssim_y": ssim(output, target, crop_border=border, y_channel=True),
-            "psnr_rgb": psnr(output, target, crop_border=border),
-        }
+        return sr_scores(output, target, crop_border=self.config.scale)
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         low, high = batch["LR"], batch["HR"]
