@@ -66,7 +66,7 @@ def our_step_timer(config: Pix2PixConfig, real_a: torch.Tensor, real_b: torch.Te
     torch.manual_seed(0)
     family = Pix2PixFamily()
     device = torch.device("cpu")
-    context = TrainContext(device, choose_precision(device, True, True), 0.0, config.steps)
+    context = TrainContext(device, choose_precision(device, "auto", True), 0.0, config.steps)
     nets = family.build(config)
     step_fn = family.train_step(config, nets, context)
     batch = {"A": real_a, "B": real_b}

@@ -194,3 +194,15 @@ def test_resnet_generator_and_folder_layout(make_pairs, tmp_path):
     data = make_pairs(count=4, layout="folders")
     result = train(data, tmp_path / "run", "steps=2", "netG=resnet_6blocks", "direction=BtoA")
     assert result.exit_code == 0, result.output
+
+
+def test_bf16_autocast_on_cpu_keeps_fp32_weights(make_pairs, tmp_path):
+    run = tmp_path / "run"
+    result = train(make_pairs(count=4), run, "steps=2", "precision=bf16")
+    assert result.exit_code == 0, result.output
+    assert "device cpu, bfloat16 autocast" in result.output
+    assert all(
+        tensor.dtype == torch.float32
+        for tensor in weights(run).values()
+        if tensor.is_floating_point()
+    )

@@ -31,13 +31,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def choose_precision(device: torch.device, amp: bool, channels_last: bool) -> Precision:
-    """Mixed precision and channels_last only on CUDA: bf16 where supported, else fp16 with
-    a gradient scaler (fp16 gradients underflow without one). CPU trains in fp32."""
-    if device.type != "cuda":
-        return Precision(autocast_dtype=None, use_grad_scaler=False, channels_last=False)
-    if not amp:
-        return Precision(None, False, channels_last)
-    if torch.cuda.is_bf16_supported():
-        return Precision(torch.bfloat16, False, channels_last)
-    return Precision(torch.float16, True, channels_last)
+def choose_precision(device: torch.device, precision: str, channels_last: bool) -> Precision:
+    """Autocast and channels_last on CUDA by default: bf16 where supported, else fp16 with a
+    gradient scaler (fp16 gradients underflow without one). CPU trains in fp32 unless bf16 is
+    asked for: reduced precision changes results, so it is a choice, not a default."""
+    on_cuda = device.type == "cuda"
+    layout = channels_last and on_cuda
+    if precision == "fp32" or (precision == "auto" and not on_cuda):
+        return Precision(autocast_dtype=None, use_grad_scaler=False, channels_last=layout)
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
+        return Precision(torch.bfloat16, False, layout)
+    return Precision(torch.float16, True, layout)

@@ -131,7 +131,7 @@ class Trainer:
         self.is_main = True  # the process that logs and saves; DDP sets it per rank
         _check_config(config)
         self.device = resolve_device(device)
-        self.precision = choose_precision(self.device, config.amp, config.channels_last)
+        self.precision = choose_precision(self.device, config.precision, config.channels_last)
 
         seed_everything(config.seed)
         self.train_data = family.dataset(config, data_root, "train")
@@ -327,7 +327,9 @@ class Trainer:
             summary += f" ({skipped} unreadable skipped)"
         if self.val_data is not None:
             summary += f", {len(self.val_data)} validation samples"
-        return f"{summary}; device {self.device}"
+        dtype = self.precision.autocast_dtype
+        precision = "fp32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
+        return f"{summary}; device {self.device}, {precision}"
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
