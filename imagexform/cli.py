@@ -198,10 +198,11 @@ def train(
 
 def _add_builtin_commands() -> None:
     # These modules import nothing heavy at import time; their commands import on use.
+    from imagexform.batch.command import batch
     from imagexform.evaluate_command import eval_command
     from imagexform.export.commands import export_command, import_command, models_group
 
-    for command in (export_command, import_command, models_group, eval_command):
+    for command in (batch, export_command, import_command, models_group, eval_command):
         cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import struct
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
+
+TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp", re.DOTALL)
 
 
 def display_path(path: PathLike) -> str:
@@ -113,8 +117,14 @@ def read_image(path: PathLike) -> np.ndarray:
     non-ASCII paths on Windows; having the bytes also lets us check for truncation and parse
     the orientation tag, which ``IMREAD_UNCHANGED`` would ignore.
     """
+    return decode_image(read_file_bytes(path), path)
+
+
+def read_file_bytes(path: PathLike) -> bytes:
+    """The raw bytes of a file, with OS errors as one-line :class:`ImageReadError`s, for
+    callers that inspect the container (header probe, metadata) before decoding it."""
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None
     except IsADirectoryError:
@@ -123,7 +133,6 @@ def read_image(path: PathLike) -> np.ndarray:
         raise ImageReadError(path, "permission denied") from None
     except OSError as exc:
         raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, path)
 
 
 def decode_image(data: bytes, source: PathLike = "<memory>") -> np.ndarray:
@@ -352,17 +361,24 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def write_image_atomic(path: PathLike, image: np.ndarray, params: Sequence[int] = ()) -> None:
-    """Encode ``image`` (RGB/RGBA/gray, uint8 or uint16) in the format its extension names.
+    """Encode ``image`` (RGB/RGBA/gray, uint8 or uint16) in the format its extension names
+    and write it with :func:`write_bytes_atomic`. ``params`` go to ``cv2.imencode`` (e.g.
+    ``[cv2.IMWRITE_JPEG_QUALITY, 95]``)."""
+    target = Path(path)
+    write_bytes_atomic(target, encode_image(target, image, params))
 
-    The file appears only once complete: data goes to a hidden temp file beside the target
-    (same filesystem, so the rename is atomic) and is then renamed over it, so an interrupted
-    batch never leaves a half image that a rerun would skip as done. ``params`` go to
-    ``cv2.imencode`` (e.g. ``[cv2.IMWRITE_JPEG_QUALITY, 95]``).
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` so that the file appears only once complete.
+
+    Data goes to a hidden temp file beside the target (same filesystem, so the rename is
+    atomic) and is then renamed over it, so an interrupted batch never leaves a half image
+    that a rerun would skip as done. A process killed mid-write leaves only the hidden temp
+    file, which :func:`is_temp_name` recognises.
     """
     target = Path(path)
-    data = _encode(target, image, params)
     token = secrets.token_hex(4)
-    temp = target.with_name(f".{target.name[:40]}.{token}.tmp")
+    temp = target.with_name(f".{target.name[:40]}.{token}{TEMP_SUFFIX}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(temp, "xb") as handle:
@@ -380,6 +396,19 @@ def write_image_atomic(path: PathLike, image: np.ndarray, params: Sequence[int] 
         raise
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is one of :func:`write_bytes_atomic`'s temp files, so a rerun can
+    clear what a killed run left behind without touching anything else."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+def encode_image(path: PathLike, image: np.ndarray, params: Sequence[int] = ()) -> bytes:
+    """The encoded file bytes; ``path`` only picks the format (by extension) and names the
+    file in errors. Refuses what the format would silently damage (16-bit in an 8-bit
+    format, alpha in JPEG) rather than writing something other than was asked."""
+    return _encode(Path(path), image, params)
+
+
 def _encode(target: Path, image: np.ndarray, params: Sequence[int]) -> bytes:
     extension = target.suffix.lower()
     if extension not in IMAGE_EXTENSIONS:
@@ -388,11 +417,11 @@ def _encode(target: Path, image: np.ndarray, params: Sequence[int]) -> bytes:
             f"unsupported image extension '{target.suffix}' (use {', '.join(IMAGE_EXTENSIONS)})",
         )
     if image.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"write_image_atomic expects uint8 or uint16 pixels, got {image.dtype}")
+        raise TypeError(f"encoding expects uint8 or uint16 pixels, got {image.dtype}")
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ValueError(f"write_image_atomic expects H×W×1, ×3 or ×4, got shape {image.shape}")
+        raise ValueError(f"encoding expects H×W×1, ×3 or ×4, got shape {image.shape}")
     format_name = extension.lstrip(".").upper()
     if image.dtype == np.uint16 and extension in _EIGHT_BIT_ONLY:
         raise ImageWriteError(

@@ -1,0 +1,242 @@
+"""The ``imagexform batch`` click command.
+
+Only click and light modules are imported here: ``imagexform batch --help`` must answer at
+once, so OpenCV, numpy and onnxruntime load inside the function, when there is work to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from imagexform.batch.plan import DEFAULT_NAME, DEFAULT_QUALITY, FORMATS, NAME_FIELDS
+from imagexform.errors import UserError
+from imagexform.io import DEFAULT_MAX_PIXELS
+
+
+def _value_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"--value-range {text!r}: expected LOW,HIGH, e.g. -1,1") from None
+    if not low < high:
+        raise UserError(f"--value-range {text!r}: LOW must be below HIGH")
+    return low, high
+
+
+@click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input_spec", metavar="INPUT")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The .onnx model to apply.",
+)
+@click.option("-r", "--recursive", is_flag=True, help="Include images in sub-folders of INPUT.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only relative paths matching this pattern (case-insensitive; repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out relative paths matching this pattern (case-insensitive; repeatable).",
+)
+@click.option(
+    "--flatten",
+    is_flag=True,
+    help="Write every output directly into OUTPUT; clashing names get a short hash.",
+)
+@click.option(
+    "--name",
+    default=DEFAULT_NAME,
+    show_default=True,
+    help=f"Output file name template; fields: {', '.join('{' + f + '}' for f in NAME_FIELDS)}.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["same", *FORMATS]),
+    default="same",
+    show_default=True,
+    help="Output format. 16-bit becomes 8-bit for jpg/webp; alpha is put on white for jpg.",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 100),
+    default=DEFAULT_QUALITY,
+    show_default=True,
+    help="JPEG/WebP quality.",
+)
+@click.option(
+    "--skip-existing/--overwrite",
+    default=True,
+    show_default=True,
+    help="Leave outputs that already exist (so a rerun continues), or redo them.",
+)
+@click.option(
+    "--overwrite-inputs",
+    is_flag=True,
+    help="Allow OUTPUT to be (or lie inside) the input folder.",
+)
+@click.option(
+    "--keep-metadata/--strip-metadata",
+    default=True,
+    show_default=True,
+    help="Carry EXIF (orientation reset to upright) and the ICC profile to jpg/png/webp.",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=V[,V...]",
+    help="A model condition: a whole vector by name, or one entry by label "
+    "(e.g. Blond_Hair=1). Repeatable.",
+)
+@click.option("--strength", type=float, help="Shorthand for --set strength=VALUE.")
+@click.option(
+    "--tile",
+    type=click.IntRange(min=0),
+    help="Tile edge in input pixels; 0 disables tiling. Default: chosen from free memory.",
+)
+@click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap in input pixels.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fast"]),
+    default="fp32",
+    show_default=True,
+    help="fast: an int8 model where it is faster and within 40 dB of fp32 (CPU; needs the "
+    "onnx package the first time, calibrated on the first inputs, then cached).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Model threads; 0 lets onnxruntime choose.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Threads for decoding and for encoding.  [default: CPU count, at most 4]",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse larger images before decoding them (decompression bombs); 0: no limit.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Process only the K-th of N parts (1 ≤ K ≤ N), split by a hash of each path.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a JSON report: every file's status, timing, sizes and error.",
+)
+@click.option(
+    "--value-range",
+    metavar="LOW,HIGH",
+    help="For models without imagexform metadata: the tensor range of black..white.",
+)
+@click.option(
+    "--scale",
+    type=click.IntRange(min=1),
+    help="For models without imagexform metadata: output size / input size.",
+)
+@click.option(
+    "--size-multiple",
+    type=click.IntRange(min=1),
+    help="For models without imagexform metadata: input sides must be multiples of this.",
+)
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    input_spec: str,
+    output: Path,
+    model_path: Path,
+    recursive: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    flatten: bool,
+    name: str,
+    output_format: str,
+    quality: int,
+    skip_existing: bool,
+    overwrite_inputs: bool,
+    keep_metadata: bool,
+    assignments: tuple[str, ...],
+    strength: float | None,
+    tile: int | None,
+    overlap: int | None,
+    device: str,
+    precision: str,
+    threads: int,
+    jobs: int | None,
+    max_pixels: int,
+    shard: str | None,
+    dry_run: bool,
+    report_path: Path | None,
+    value_range: str | None,
+    scale: int | None,
+    size_multiple: int | None,
+) -> None:
+    """Transform every image in INPUT (a file, folder or glob) with a model into OUTPUT.
+
+    Outputs mirror INPUT's folder tree. A file that cannot be read or transformed is
+    reported and skipped; exit status 1 means some files failed (they are listed at the
+    end), 2 a usage error. Outputs appear only when complete, so an interrupted run is
+    continued by running the same command again.
+    """
+    from imagexform.batch.run import BatchOptions, run_batch
+
+    options = BatchOptions(
+        input_spec=input_spec,
+        output=output,
+        model=model_path,
+        recursive=recursive,
+        include=include,
+        exclude=exclude,
+        flatten=flatten,
+        name=name,
+        output_format=output_format,
+        quality=quality,
+        overwrite=not skip_existing,
+        overwrite_inputs=overwrite_inputs,
+        keep_metadata=keep_metadata,
+        assignments=assignments,
+        strength=strength,
+        tile=tile,
+        overlap=overlap,
+        device=device,
+        precision=precision,
+        threads=threads,
+        jobs=jobs or min(4, os.cpu_count() or 1),
+        max_pixels=max_pixels,
+        shard=shard,
+        dry_run=dry_run,
+        report=report_path,
+        value_range=_value_range(value_range),
+        scale=scale,
+        size_multiple=size_multiple,
+    )
+    code = run_batch(options)
+    if code:
+        ctx.exit(code)

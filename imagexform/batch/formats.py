@@ -1,0 +1,54 @@
+"""Fitting a transformed image to the output format it is written in.
+
+The runtime returns the input's kind (16-bit stays 16-bit, alpha stays alpha); an output
+format may hold less. Rather than fail every RGBA or 16-bit file of a mixed folder written
+with ``--format jpg``, the image is converted the way an image editor's export would:
+
+- 16-bit to an 8-bit-only format (JPEG, WebP, BMP): rounded to 8 bits.
+- Alpha to JPEG: composited on white, the usual page colour, so the transparent areas of
+  logos and cut-outs look as they did in a browser instead of showing whatever colour is
+  stored under them (often black).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imagexform.batch.plan import DEFAULT_QUALITY
+
+__all__ = ["DEFAULT_QUALITY", "conform", "encode_params"]
+
+EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+NO_ALPHA = (".jpg", ".jpeg")
+
+
+def conform(image: np.ndarray, extension: str) -> np.ndarray:
+    """``image`` (H×W×C, uint8/uint16) in a form ``extension``'s format stores as is."""
+    extension = extension.lower()
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if extension in NO_ALPHA and image.shape[2] in (2, 4):
+        image = _on_white(image)
+    if extension in EIGHT_BIT_ONLY and image.dtype == np.uint16:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return image
+
+
+def encode_params(extension: str, quality: int) -> list[int]:
+    """``cv2.imencode`` parameters; ``quality`` (1–100) applies to JPEG and WebP only."""
+    import cv2
+
+    extension = extension.lower()
+    if extension in (".jpg", ".jpeg"):
+        return [cv2.IMWRITE_JPEG_QUALITY, quality]
+    if extension == ".webp":
+        return [cv2.IMWRITE_WEBP_QUALITY, quality]
+    return []
+
+
+def _on_white(image: np.ndarray) -> np.ndarray:
+    full = 65535.0 if image.dtype == np.uint16 else 255.0
+    colour = image[:, :, :-1].astype(np.float32)
+    alpha = image[:, :, -1:].astype(np.float32) / full
+    blended = colour * alpha + full * (1.0 - alpha)
+    return np.rint(blended).astype(image.dtype)

@@ -1,0 +1,315 @@
+"""Decode → model → encode, overlapped so the model never waits on the disk.
+
+``jobs`` threads read and decode, one thread (the caller's) runs the model, ``jobs`` threads
+encode and write. Bounded queues between the stages hold at most a few images each, so
+memory stays flat however large the folder, and a slow disk only stalls the model once the
+decoded-image queue runs dry. OpenCV and onnxruntime release the GIL, so threads overlap for
+real. Every failure is caught per file and reported; the run goes on.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from imagexform.batch.discover import Source
+from imagexform.batch.formats import DEFAULT_QUALITY, conform, encode_params
+from imagexform.batch.report import FileResult, describe_error
+from imagexform.io.images import (
+    decode_image,
+    display_path,
+    encode_image,
+    read_file_bytes,
+    write_bytes_atomic,
+)
+from imagexform.io.metadata import (
+    ImageMetadata,
+    extract_metadata,
+    insert_metadata,
+    prepare_exif,
+    profile_fits,
+)
+from imagexform.io.probe import DEFAULT_MAX_PIXELS, check_pixels, probe_bytes
+
+
+class Model(Protocol):
+    """What the pipeline needs of :class:`imagexform.runtime.RuntimeModel`."""
+
+    def transform(
+        self,
+        image: np.ndarray,
+        conditions: Mapping[str, float | Sequence[float]] | None = None,
+        *,
+        tile_size: int | None = None,
+        overlap: int | None = None,
+    ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    source: Source
+    target: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs: int = 2
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    keep_metadata: bool = True
+    quality: int = DEFAULT_QUALITY
+    conditions: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    tile_size: int | None = None
+    overlap: int | None = None
+
+
+@dataclass
+class Stats:
+    """Where the time went; ``model_wait_seconds`` is how long the model sat idle waiting for
+    a decoded image after its first one: near zero when decoding keeps up. ``cpu_seconds``
+    (the process's, all threads) tells a CPU-bound run from one waiting on the disk."""
+
+    wall_seconds: float = 0.0
+    model_seconds: float = 0.0
+    model_wait_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    encode_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+@dataclass
+class _Decoded:
+    task: Task
+    image: np.ndarray | None  # released once the model has run
+    size: tuple[int, int]
+    metadata: ImageMetadata
+    bytes_in: int
+    seconds: float
+
+
+@dataclass
+class _Transformed:
+    decoded: _Decoded
+    output: np.ndarray
+    seconds: float
+
+
+_DONE = object()
+_POLL = 0.1  # seconds between checks for a stop request while a queue is full
+
+
+def run_pipeline(
+    tasks: Sequence[Task],
+    model: Model,
+    settings: Settings,
+    on_result: Callable[[FileResult], None],
+) -> Stats:
+    """Process ``tasks``, calling ``on_result`` (serialised, from any thread) once per task.
+
+    On KeyboardInterrupt the images already through the model are still written, then the
+    interrupt propagates; files not written have no output, not even a partial one.
+    """
+    return _Pipeline(tasks, model, settings, on_result).run()
+
+
+class _Pipeline:
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        model: Model,
+        settings: Settings,
+        on_result: Callable[[FileResult], None],
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.jobs = max(1, settings.jobs)
+        self.todo: queue.SimpleQueue[Task] = queue.SimpleQueue()
+        for task in tasks:
+            self.todo.put(task)
+        depth = max(2, self.jobs)
+        self.decoded: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.transformed: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.on_result = on_result
+        self.stats = Stats()
+
+    def run(self) -> Stats:
+        start = time.perf_counter()
+        cpu = time.process_time()
+        decoders = [
+            threading.Thread(target=self._decode_loop, name=f"decode-{i}", daemon=True)
+            for i in range(self.jobs)
+        ]
+        encoders = [
+            threading.Thread(target=self._encode_loop, name=f"encode-{i}", daemon=True)
+            for i in range(self.jobs)
+        ]
+        for thread in decoders + encoders:
+            thread.start()
+        try:
+            self._model_loop(len(decoders))
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            # Encoders drain what the model finished, so this put cannot block for long.
+            for _ in encoders:
+                self.transformed.put(_DONE)
+            for thread in encoders:
+                thread.join()
+            self.stats.wall_seconds = time.perf_counter() - start
+            self.stats.cpu_seconds = time.process_time() - cpu
+        return self.stats
+
+    def _report(self, result: FileResult) -> None:
+        with self.lock:
+            self.on_result(result)
+
+    def _fail(self, task: Task, exc: BaseException, **known: object) -> None:
+        self._report(
+            FileResult(
+                source=task.source.path,
+                relative=display_path(task.source.relative),
+                target=task.target,
+                status="failed",
+                error=describe_error(exc),
+                **known,
+            )
+        )
+
+    def _put(self, channel: queue.Queue[object], item: object) -> bool:
+        """Block until there is room, giving up (False) when the run is stopping."""
+        while True:
+            try:
+                channel.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                if self.stop.is_set():
+                    return False
+
+    def _decode_loop(self) -> None:
+        settings = self.settings
+        while not self.stop.is_set():
+            try:
+                task = self.todo.get_nowait()
+            except queue.Empty:
+                break
+            began = time.perf_counter()
+            bytes_in = None
+            try:
+                path = task.source.path
+                data = read_file_bytes(path)
+                bytes_in = len(data)
+                check_pixels(probe_bytes(data), settings.max_pixels, path)
+                image = decode_image(data, path)
+                metadata = extract_metadata(data) if settings.keep_metadata else ImageMetadata()
+            except Exception as exc:
+                self._fail(task, exc, bytes_in=bytes_in, seconds=time.perf_counter() - began)
+                continue
+            seconds = time.perf_counter() - began
+            with self.lock:
+                self.stats.decode_seconds += seconds
+            decoded = _Decoded(task, image, _size(image), metadata, bytes_in, seconds)
+            if not self._put(self.decoded, decoded):
+                return
+        self._put(self.decoded, _DONE)
+
+    def _model_loop(self, producers: int) -> None:
+        settings = self.settings
+        finished = 0
+        started = False
+        while finished < producers:
+            waiting = time.perf_counter()
+            item = self.decoded.get()
+            if started:
+                self.stats.model_wait_seconds += time.perf_counter() - waiting
+            if item is _DONE:
+                finished += 1
+                continue
+            assert isinstance(item, _Decoded) and item.image is not None
+            started = True
+            began = time.perf_counter()
+            try:
+                output = self.model.transform(
+                    item.image,
+                    settings.conditions or None,
+                    tile_size=settings.tile_size,
+                    overlap=settings.overlap,
+                )
+            except Exception as exc:
+                self._fail(
+                    item.task,
+                    exc,
+                    bytes_in=item.bytes_in,
+                    input_size=item.size,
+                    seconds=item.seconds + time.perf_counter() - began,
+                )
+                continue
+            seconds = time.perf_counter() - began
+            self.stats.model_seconds += seconds
+            item.image = None  # the input's pixels are not needed any more
+            if not self._put(self.transformed, _Transformed(item, output, seconds)):
+                return
+
+    def _encode_loop(self) -> None:
+        while True:
+            item = self.transformed.get()
+            if item is _DONE:
+                return
+            assert isinstance(item, _Transformed)
+            self._encode(item)
+
+    def _encode(self, item: _Transformed) -> None:
+        decoded = item.decoded
+        task = decoded.task
+        began = time.perf_counter()
+        known: dict[str, object] = {"bytes_in": decoded.bytes_in, "input_size": decoded.size}
+        try:
+            extension = task.target.suffix
+            image = conform(item.output, extension)
+            known["output_size"] = _size(image)
+            data = encode_image(task.target, image, encode_params(extension, self.settings.quality))
+            data = insert_metadata(data, _metadata_for(decoded.metadata, image))
+            write_bytes_atomic(task.target, data)
+        except Exception as exc:
+            seconds = decoded.seconds + item.seconds + time.perf_counter() - began
+            self._fail(task, exc, seconds=seconds, **known)
+            return
+        encode_seconds = time.perf_counter() - began
+        with self.lock:
+            self.stats.encode_seconds += encode_seconds
+        self._report(
+            FileResult(
+                source=task.source.path,
+                relative=display_path(task.source.relative),
+                target=task.target,
+                status="ok",
+                seconds=decoded.seconds + item.seconds + encode_seconds,
+                bytes_in=decoded.bytes_in,
+                bytes_out=len(data),
+                input_size=decoded.size,
+                output_size=_size(image),
+            )
+        )
+
+
+def _metadata_for(metadata: ImageMetadata, image: np.ndarray) -> ImageMetadata:
+    """What of the input's metadata still describes ``image``."""
+    if not metadata:
+        return metadata
+    height, width = image.shape[:2]
+    exif = prepare_exif(metadata.exif, width, height) if metadata.exif else None
+    channels = image.shape[2] if image.ndim == 3 else 1
+    icc = metadata.icc if metadata.icc and profile_fits(metadata.icc, channels) else None
+    return ImageMetadata(exif=exif, icc=icc)
+
+
+def _size(image: np.ndarray) -> tuple[int, int]:
+    return int(image.shape[1]), int(image.shape[0])

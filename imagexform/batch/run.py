@@ -1,0 +1,351 @@
+"""One ``imagexform batch`` run, from options to exit code.
+
+The order matters: every check that can refuse the whole run (paths, model, conditions,
+output folder) happens before the first image is read, so a usage mistake costs nothing and
+never leaves half an output folder behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import numpy as np
+
+from imagexform.batch.conditions import build_conditions
+from imagexform.batch.discover import Source, discover, input_root, is_glob
+from imagexform.batch.pipeline import Settings, Stats, Task, run_pipeline
+from imagexform.batch.plan import Planned, check_template, parse_shard, plan
+from imagexform.batch.progress import progress
+from imagexform.batch.report import FileResult, build_report, write_report
+from imagexform.errors import UserError
+from imagexform.io.images import display_path, is_temp_name
+
+if TYPE_CHECKING:
+    from imagexform.runtime import RuntimeModel
+
+STALE_TEMP_SECONDS = 15 * 60  # a temp file this old belongs to no live writer
+_OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's own decode limit, raised when --max-pixels is higher
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    input_spec: str
+    output: Path
+    model: Path
+    recursive: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    flatten: bool = False
+    name: str = "{stem}{ext}"
+    output_format: str = "same"
+    quality: int = 95
+    overwrite: bool = False
+    overwrite_inputs: bool = False
+    keep_metadata: bool = True
+    assignments: tuple[str, ...] = ()
+    strength: float | None = None
+    tile: int | None = None
+    overlap: int | None = None
+    device: str = "auto"
+    threads: int = 0
+    jobs: int = 2
+    max_pixels: int = 100_000_000
+    shard: str | None = None
+    dry_run: bool = False
+    report: Path | None = None
+    value_range: tuple[float, float] | None = None
+    scale: int | None = None
+    size_multiple: int | None = None
+    precision: str = "fp32"
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+
+
+def run_batch(options: BatchOptions) -> int:
+    """Run the batch and return the exit code: 0 all done, 1 some files failed, 130
+    interrupted. Usage problems raise :class:`UserError` (exit 2)."""
+    check_template(options.name)
+    shard = parse_shard(options.shard) if options.shard else (1, 1)
+    skip_tree = _check_output_placement(options)
+    if options.max_pixels == 0 or options.max_pixels > _OPENCV_PIXEL_LIMIT:
+        # OpenCV has its own limit, read once at its first decode.
+        limit = options.max_pixels or 1 << 62
+        os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limit))
+
+    found = discover(
+        options.input_spec,
+        recursive=options.recursive,
+        include=options.include,
+        exclude=options.exclude,
+        skip_tree=skip_tree,
+    )
+    if not found.sources:
+        hint = ""
+        if Path(options.input_spec).is_dir() and not options.recursive:
+            hint = " (add --recursive to look in sub-folders)"
+        raise UserError(f"{options.input_spec}: no image files found{hint}")
+
+    loading = time.perf_counter()
+    model = _load_model(options, found.sources)
+    load_seconds = time.perf_counter() - loading
+    info = model.info
+    conditions = build_conditions(info.io.conditions, options.assignments, options.strength)
+    model.check_conditions(conditions)
+
+    planned = plan(
+        found.sources,
+        options.output,
+        template=options.name,
+        output_format=options.output_format,
+        fields={"model": options.model.stem, "family": info.family, "scale": info.io.scale},
+        flatten=options.flatten,
+        overwrite=options.overwrite,
+        shard=shard,
+    )
+    if options.dry_run:
+        _print_plan(planned, options, len(found.sources))
+        return 0
+
+    _prepare_output(options.output, planned)
+    if options.report is not None:
+        _check_writable(options.report.parent, "the report's folder")
+    skipped = [
+        FileResult(
+            source=p.source.path,
+            relative=display_path(p.source.relative),
+            target=p.target,
+            status="skipped",
+            error="output exists",
+        )
+        for p in planned
+        if p.skip
+    ]
+    if skipped:
+        click.echo(
+            f"skipping {len(skipped)} file(s) whose output exists (--overwrite redoes them)",
+            err=True,
+        )
+    tasks = [Task(p.source, p.target) for p in planned if not p.skip]
+    settings = Settings(
+        jobs=options.jobs,
+        max_pixels=options.max_pixels,
+        keep_metadata=options.keep_metadata,
+        quality=options.quality,
+        conditions=conditions,
+        tile_size=options.tile,
+        overlap=options.overlap,
+    )
+    results, stats, wall = _process(tasks, model, settings, options.progress)
+    results = skipped + results
+
+    if options.report is not None:
+        timing = {"load_seconds": load_seconds, "wall_seconds": wall}
+        if stats is not None:
+            timing |= {
+                "decode_seconds": stats.decode_seconds,
+                "model_seconds": stats.model_seconds,
+                "model_wait_seconds": stats.model_wait_seconds,
+                "encode_seconds": stats.encode_seconds,
+                "cpu_seconds": stats.cpu_seconds,
+            }
+        report = build_report(
+            results,
+            input_spec=display_path(options.input_spec),
+            output=options.output,
+            model={
+                "path": display_path(options.model),
+                "family": info.family,
+                "title": info.title,
+                "provider": model.provider,
+                "precision": model.precision,
+                "scale": info.io.scale,
+            },
+            settings=_settings_for_report(options, conditions, shard),
+            timing=timing,
+            interrupted=stats is None,
+        )
+        write_report(options.report, report)
+    return _summarise(results, wall, model.provider, stats is None, len(tasks))
+
+
+def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeModel:
+    if not options.model.is_file():
+        raise UserError(f"{display_path(options.model)}: model file not found")
+    from imagexform.runtime import load_model
+
+    calibration = None
+    if options.precision != "fp32":
+        calibration = _samples(sources, options.max_pixels)
+    return load_model(
+        options.model,
+        device=options.device,
+        threads=options.threads,
+        value_range=options.value_range,
+        scale=options.scale,
+        size_multiple=options.size_multiple,
+        precision=options.precision,
+        calibration=calibration,
+    )
+
+
+def _process(
+    tasks: Sequence[Task], model: RuntimeModel, settings: Settings, interactive: bool | None
+) -> tuple[list[FileResult], Stats | None, float]:
+    """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
+    results: list[FileResult] = []
+    began = time.perf_counter()
+    stats = Stats()
+    try:
+        with progress(len(tasks), interactive) as update:
+
+            def collect(result: FileResult) -> None:
+                results.append(result)
+                update(result)
+
+            if tasks:
+                stats = run_pipeline(tasks, model, settings, collect)
+    except KeyboardInterrupt:
+        return results, None, time.perf_counter() - began
+    return results, stats, time.perf_counter() - began
+
+
+def _samples(sources: Sequence[Source], max_pixels: int) -> list[np.ndarray]:
+    """The first few readable inputs, for the runtime to calibrate and check a reduced
+    precision model on the user's own kind of pictures."""
+    from imagexform.io.images import ImageReadError, read_image
+    from imagexform.io.probe import check_pixels, probe_file
+    from imagexform.runtime.precision import MAX_SAMPLES
+
+    samples = []
+    for source in sources:
+        try:
+            check_pixels(probe_file(source.path), max_pixels, source.path)
+            samples.append(read_image(source.path))
+        except ImageReadError:
+            continue
+        if len(samples) == MAX_SAMPLES:
+            break
+    return samples
+
+
+def _check_output_placement(options: BatchOptions) -> Path | None:
+    """Refuse to write into the input tree unless asked; returns the output folder when it
+    lies inside the input, so discovery never reads it."""
+    root = input_root(options.input_spec).resolve()
+    output = options.output.resolve()
+    descends = options.recursive or (is_glob(options.input_spec) and "**" in options.input_spec)
+    if options.overwrite_inputs:
+        return output if output != root and output.is_relative_to(root) else None
+    if output == root:
+        raise UserError(
+            f"OUTPUT {display_path(options.output)} is the input folder; choose another "
+            "folder, or pass --overwrite-inputs to write beside (or over) the originals"
+        )
+    if output.is_relative_to(root) and descends:
+        raise UserError(
+            f"OUTPUT {display_path(options.output)} is inside the input folder and would be "
+            "read again as input; choose a folder outside it, or pass --overwrite-inputs"
+        )
+    return output if output.is_relative_to(root) else None
+
+
+def _prepare_output(output: Path, planned: Sequence[Planned]) -> None:
+    """Make sure outputs can be written before any work, and clear temp files that a killed
+    run left behind (only ours, and only old ones, which no live writer still owns)."""
+    _check_writable(output, "the output folder")
+    now = time.time()
+    for folder in sorted({p.target.parent for p in planned}):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not is_temp_name(entry.name):
+                continue
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, so a read-only or
+    full destination is a usage error before any work, not a failure per file (or lost work
+    at the end). Permission bits alone would not tell: root ignores them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"{display_path(folder)}: cannot create {what} ({exc.strerror or exc})"
+        ) from None
+    # Random, not the pid: shards on other machines may probe the same shared folder.
+    probe = folder / f".imagexform-write-test-{secrets.token_hex(6)}"
+    try:
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"{display_path(folder)}: cannot write to {what} ({exc.strerror or exc})"
+        ) from None
+
+
+def _print_plan(planned: Sequence[Planned], options: BatchOptions, discovered: int) -> None:
+    writes = sum(not p.skip for p in planned)
+    header = f"dry run: {len(planned)} of {discovered} file(s)"
+    if options.shard:
+        header += f" in shard {options.shard}"
+    click.echo(f"{header}; would write {writes}, skip {len(planned) - writes} existing")
+    for p in planned:
+        action = "skip " if p.skip else "write"
+        source = display_path(p.source.path)
+        click.echo(f"{action} {source} -> {display_path(p.target)}")
+
+
+def _summarise(
+    results: Sequence[FileResult],
+    wall: float,
+    provider: str,
+    interrupted: bool,
+    todo: int,
+) -> int:
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")}
+    rate = counts["ok"] / wall if wall > 0 else 0.0
+    click.echo(
+        f"{counts['ok']} done, {counts['skipped']} skipped, {counts['failed']} failed "
+        f"in {wall:.1f} s ({rate:.2f} images/s on {provider})"
+    )
+    failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.relative)
+    if failed:
+        click.echo("failed files:", err=True)
+        for result in failed:
+            click.echo(f"  {display_path(result.source)}: {result.error}", err=True)
+    if interrupted:
+        finished = counts["ok"] + counts["failed"]
+        click.echo(
+            f"interrupted after {finished} of {todo} file(s); run the same command again to "
+            "continue (finished outputs are kept, nothing partial was written)",
+            err=True,
+        )
+        return 130
+    return 1 if failed else 0
+
+
+def _settings_for_report(
+    options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
+) -> dict[str, object]:
+    settings = {
+        key: value
+        for key, value in asdict(options).items()
+        if key not in ("input_spec", "output", "model", "report", "progress")
+    }
+    settings["conditions"] = conditions
+    settings["shard"] = list(shard)
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}

@@ -1,0 +1,496 @@
+"""A loaded model and the one call that turns an image into a transformed image."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from imagexform.errors import UserError
+from imagexform.family import ConditionSpec, IOSpec, TileHints
+from imagexform.io.images import display_path
+from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
+from imagexform.runtime import memory, processing, tiling
+from imagexform.runtime.session import (
+    CPU,
+    ORT_ERRORS,
+    GraphTensor,
+    OutOfMemoryError,
+    create_session,
+    graph_inputs,
+    graph_outputs,
+    is_out_of_memory,
+    ort_message,
+    read_info,
+)
+
+log = logging.getLogger(__name__)
+
+ConditionValues = Mapping[str, float | Sequence[float]]
+# Edge lengths tried, in order, to find the scale of a model without metadata; 256 serves
+# U-Nets that only accept multiples of 256.
+_PROBE_SIZES = (64, 256)
+PRECISIONS = ("fp32", "fast")
+
+
+class RuntimeModel:
+    """An ONNX model ready to transform images, described by its :class:`ModelInfo`.
+
+    Safe to share between threads: ONNX Runtime sessions run concurrently, and a transform
+    keeps all its state in local variables.
+    """
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        info: ModelInfo,
+        path: Path,
+        *,
+        image_input: GraphTensor,
+        output: GraphTensor,
+        conditions: Mapping[str, GraphTensor],
+    ) -> None:
+        self.session = session
+        self.info = info
+        self.path = path
+        self.precision = "fp32"
+        self.precision_report: dict[str, object] | None = None
+        self._image = image_input
+        self._output = output
+        self._conditions = dict(conditions)
+        self._specs = {spec.name: spec for spec in info.io.conditions}
+        self._fixed = _fixed_size(image_input)
+
+    @property
+    def provider(self) -> str:
+        """The execution provider actually running the model (after any silent fallback)."""
+        return self.session.get_providers()[0]
+
+    @property
+    def fixed_size(self) -> tuple[int, int] | None:
+        """(height, width) when the graph accepts only that input size; tiles then have it."""
+        return self._fixed
+
+    @property
+    def name(self) -> str:
+        return display_path(self.path)
+
+    def check_conditions(self, conditions: ConditionValues | None) -> dict[str, np.ndarray]:
+        """Validated condition vectors, defaults filled in, as float64 arrays of one value per
+        label. Call it early to reject bad flags before a long batch starts."""
+        given = dict(conditions or {})
+        self._reject_unknown(given)
+        return {
+            name: _condition_vector(self.name, spec, given.get(name))
+            for name, spec in self._specs.items()
+        }
+
+    def _reject_unknown(self, given: Mapping[str, object]) -> None:
+        unknown = sorted(set(given) - set(self._specs))
+        if unknown:
+            known = ", ".join(self._specs) or "none"
+            raise UserError(
+                f"{self.name}: unknown condition {', '.join(map(repr, unknown))} "
+                f"(this model takes: {known})"
+            )
+
+    def feeds(
+        self, batch: np.ndarray, conditions: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """What :meth:`run` hands ONNX Runtime, by graph input name; the int8 calibration
+        feeds the same to a model under quantisation."""
+        feeds = {self._image.name: np.ascontiguousarray(batch, dtype=self._image.dtype)}
+        given = dict(conditions or {})
+        self._reject_unknown(given)
+        for name, graph_input in self._conditions.items():
+            if name in given:
+                vector = np.asarray(given[name])
+            else:
+                vector = _condition_vector(self.name, self._specs[name], None)
+            feeds[name] = _condition_feed(vector, graph_input, len(batch))
+        return feeds
+
+    def run(
+        self, batch: np.ndarray, conditions: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """One raw inference: N×C×H×W float in the model's value range and colour order in,
+        N×C'×H'×W' float32 out. Missing conditions take their metadata defaults."""
+        feeds = self.feeds(batch, conditions)
+        try:
+            (output,) = self.session.run([self._output.name], feeds)
+        except ORT_ERRORS as exc:
+            shape = f"{batch.shape[-1]}×{batch.shape[-2]}"
+            if is_out_of_memory(exc):
+                raise OutOfMemoryError(
+                    f"{self.name}: out of memory running the model on {shape} pixels"
+                ) from exc
+            hint = ""
+            if self.info.io.size_multiple == 1 and self._fixed is None:
+                hint = "; if it only accepts sizes that are a multiple of N, set size_multiple"
+            raise UserError(
+                f"{self.name}: the model failed on a {shape} input ({ort_message(exc)}){hint}"
+            ) from exc
+        return output.astype(np.float32, copy=False)
+
+    def transform(
+        self,
+        image: np.ndarray,
+        conditions: ConditionValues | None = None,
+        *,
+        tile_size: int | None = None,
+        overlap: int | None = None,
+    ) -> np.ndarray:
+        """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
+
+        The result has the input's sample type and alpha, at ``scale`` times the size.
+        ``tile_size`` None picks a tile from free memory (or the model's tile hint), 0 never
+        tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
+        and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
+        """
+        vectors = self.check_conditions(conditions)
+        io = self.info.io
+        prepared = processing.prepare(image, io)
+        height, width = prepared.pixels.shape[:2]
+        overlap = self._overlap(overlap, tile_size)
+        tile = self._initial_tile(tile_size, height, width)
+        result = self._allocate_result(prepared)
+        while True:
+            try:
+                self._transform_tiled(prepared, vectors, tile, overlap, result)
+                return result
+            except (OutOfMemoryError, MemoryError) as exc:
+                smaller = self._smaller_tile(tile, height, width, overlap)
+                if tile_size == 0 or smaller is None:
+                    raise OutOfMemoryError(
+                        f"{self.name}: out of memory on a {width}×{height} image even with "
+                        f"{min(tile, max(height, width))}-pixel tiles; free memory or use a "
+                        "smaller tile size"
+                    ) from exc
+                log.warning(
+                    "%s: out of memory with %d-pixel tiles; retrying with %d",
+                    self.name,
+                    min(tile, max(height, width)),
+                    smaller,
+                )
+                tile = smaller
+
+    def auto_tile_size(self, height: int, width: int) -> int:
+        """The tile a transform with ``tile_size=None`` starts with for this image size."""
+        io = self.info.io
+        if self.info.tile.tile_size > 0:
+            return self._round_tile(self.info.tile.tile_size)
+        if self.provider != CPU:
+            return self._round_tile(memory.GPU_TILE)
+        return memory.auto_tile_size(
+            height,
+            width,
+            scale=io.scale,
+            channels=io.channels,
+            out_channels=io.out_channels,
+            multiple=io.size_multiple,
+        )
+
+    def _initial_tile(self, tile_size: int | None, height: int, width: int) -> int:
+        if tile_size is None:
+            return self.auto_tile_size(height, width)
+        if tile_size < 0:
+            raise UserError(f"tile size must be 0 (no tiling) or positive, not {tile_size}")
+        if tile_size == 0:
+            return max(height, width)
+        return self._round_tile(tile_size)
+
+    def _round_tile(self, tile: int) -> int:
+        multiple = self.info.io.size_multiple
+        return max(tile // multiple * multiple, multiple)
+
+    def _overlap(self, overlap: int | None, tile_size: int | None) -> int:
+        if overlap is None:
+            return self.info.tile.overlap
+        if overlap < 0:
+            raise UserError(f"tile overlap must be 0 or more, not {overlap}")
+        if tile_size and 2 * overlap + 2 > self._round_tile(tile_size):
+            raise UserError(
+                f"tile overlap {overlap} is too large for {tile_size}-pixel tiles "
+                "(it must be less than half the tile size)"
+            )
+        return overlap
+
+    def _smaller_tile(self, tile: int, height: int, width: int, overlap: int) -> int | None:
+        if self._fixed is not None:
+            return None
+        smaller = self._round_tile(min(tile, max(height, width)) // 2)
+        floor = max(memory.MIN_TILE, 2 * overlap + 2)
+        return smaller if smaller >= floor and smaller < tile else None
+
+    def _allocate_result(self, prepared: processing.Prepared) -> np.ndarray:
+        """The output image, allocated before any tile runs: smaller tiles cannot help when
+        it does not fit, so that case is reported as such rather than retried."""
+        height, width = prepared.pixels.shape[:2]
+        scale = self.info.io.scale
+        channels = processing.output_channels(prepared, self.info.io)
+        shape = (height * scale, width * scale, channels + (prepared.alpha is not None))
+        try:
+            return np.empty(shape, prepared.dtype)
+        except MemoryError:
+            size = math.prod(shape) * prepared.dtype.itemsize / 2**30
+            raise OutOfMemoryError(
+                f"{self.name}: the {shape[1]}×{shape[0]} output image alone needs {size:.1f} GiB, "
+                "more than is free"
+            ) from None
+
+    def _transform_tiled(
+        self,
+        prepared: processing.Prepared,
+        vectors: Mapping[str, np.ndarray],
+        tile: int,
+        overlap: int,
+        result: np.ndarray,
+    ) -> None:
+        io = self.info.io
+        height, width = prepared.pixels.shape[:2]
+        scale = io.scale
+        colour = processing.output_channels(prepared, io)
+
+        def write(first: int, end: int, rows: np.ndarray) -> None:
+            result[first:end, :, :colour] = processing.finish(rows, prepared, io)
+
+        tile_hw = self._fixed or (tile, tile)
+        # The blend ramps need tiles wider than two overlaps; a model hint that is not is
+        # narrowed rather than refused, since the user never asked for it.
+        overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2)
+        tiling.run_tiled(
+            prepared.pixels,
+            lambda pixels: self._infer(pixels, vectors),
+            write,
+            tile=tile_hw,
+            overlap=overlap,
+            scale=scale,
+        )
+        if prepared.alpha is not None:
+            result[:, :, colour] = processing.resize_alpha(
+                prepared.alpha, height * scale, width * scale
+            )
+
+    def _infer(self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The model on one H×W×C tile: padded to what the model accepts, then cropped back."""
+        height, width = pixels.shape[:2]
+        multiple = self.info.io.size_multiple
+        target = self._fixed or (
+            math.ceil(height / multiple) * multiple,
+            math.ceil(width / multiple) * multiple,
+        )
+        padded = processing.pad_to(pixels, *target)
+        output = self.run(padded.transpose(2, 0, 1)[None], vectors)[0]
+        scale = self.info.io.scale
+        expected = (target[0] * scale, target[1] * scale)
+        if output.shape[1:] != expected:
+            raise UserError(
+                f"{self.name}: the model turned a {target[1]}×{target[0]} input into "
+                f"{output.shape[2]}×{output.shape[1]}, not {expected[1]}×{expected[0]} as "
+                f"scale {scale} says; set the right scale"
+            )
+        return output[:, : height * scale, : width * scale].transpose(1, 2, 0)
+
+
+def load_model(
+    path: str | Path,
+    *,
+    device: str = "auto",
+    threads: int = 0,
+    value_range: tuple[float, float] | None = None,
+    scale: int | None = None,
+    size_multiple: int | None = None,
+    precision: str = "fp32",
+    calibration: Sequence[np.ndarray] | None = None,
+) -> RuntimeModel:
+    """Open an ONNX model for inference.
+
+    Models exported by imagexform describe themselves; any other image-to-image ONNX model
+    runs with defaults (value range 0..1, scale measured on a probe image) that the keyword
+    arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
+    least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
+    sample images (``calibration``) the first time, and is cached per model file (see
+    :mod:`imagexform.runtime.precision`).
+    """
+    path = Path(path)
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    session = create_session(path, device, threads)
+    inputs = graph_inputs(session, path)
+    outputs = graph_outputs(session, path)
+    info = read_info(session, path)
+    name = display_path(path)
+    foreign = info is None
+    if info is None:
+        image_input = _foreign_image_input(name, inputs)
+        info = _foreign_info(path, image_input, outputs)
+    else:
+        image_input = inputs.get(IMAGE_INPUT)
+        if image_input is None:
+            raise UserError(
+                f"{name}: the graph has no input named {IMAGE_INPUT!r} "
+                f"(its inputs: {', '.join(inputs)})"
+            )
+    info = _override(name, info, value_range, scale, size_multiple)
+    conditions = _condition_inputs(name, info, inputs, image_input)
+    output = outputs.get(OUTPUT) or next(iter(outputs.values()))
+    model = RuntimeModel(
+        session, info, path, image_input=image_input, output=output, conditions=conditions
+    )
+    if foreign and scale is None:
+        model.info = _probe_scale(model)
+    if precision == "fast":
+        from imagexform.runtime.precision import fast_model
+
+        return fast_model(model, calibration, threads)
+    return model
+
+
+def _foreign_image_input(name: str, inputs: Mapping[str, GraphTensor]) -> GraphTensor:
+    images = [tensor for tensor in inputs.values() if len(tensor.shape) == 4]
+    if len(images) != 1:
+        raise UserError(
+            f"{name}: has no imagexform metadata and {len(images)} four-dimensional inputs; "
+            "cannot tell which one is the image"
+        )
+    others = sorted(set(inputs) - {images[0].name})
+    if others:
+        raise UserError(
+            f"{name}: has no imagexform metadata describing its extra inputs ({', '.join(others)})"
+        )
+    return images[0]
+
+
+def _foreign_info(
+    path: Path, image_input: GraphTensor, outputs: Mapping[str, GraphTensor]
+) -> ModelInfo:
+    """Defaults for a model without our metadata: the common 0..1 range and RGB."""
+    output = outputs.get(OUTPUT) or next(iter(outputs.values()))
+    channels = image_input.shape[1] if isinstance(image_input.shape[1], int) else 3
+    out_shape = output.shape
+    out_channels = out_shape[1] if len(out_shape) == 4 and isinstance(out_shape[1], int) else 3
+    return ModelInfo(
+        family="foreign",
+        io=IOSpec(value_range=(0.0, 1.0), channels=channels, out_channels=out_channels),
+        title=path.stem,
+        tile=TileHints(),
+    )
+
+
+def _override(
+    name: str,
+    info: ModelInfo,
+    value_range: tuple[float, float] | None,
+    scale: int | None,
+    size_multiple: int | None,
+) -> ModelInfo:
+    changes: dict[str, object] = {}
+    if value_range is not None:
+        low, high = (float(v) for v in value_range)
+        if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+            raise UserError(f"value range {value_range} must be two different finite numbers")
+        changes["value_range"] = (low, high)
+    if scale is not None:
+        if scale < 1:
+            raise UserError(f"scale must be a positive integer, not {scale}")
+        changes["scale"] = int(scale)
+    if size_multiple is not None:
+        if size_multiple < 1:
+            raise UserError(f"size multiple must be a positive integer, not {size_multiple}")
+        changes["size_multiple"] = int(size_multiple)
+    io = dataclasses.replace(info.io, **changes)
+    if io.channels not in (1, 3) or io.out_channels not in (1, 3):
+        raise UserError(
+            f"{name}: models with {io.channels} input and {io.out_channels} output channels "
+            "are not supported (1 or 3 each)"
+        )
+    return dataclasses.replace(info, io=io)
+
+
+def _condition_inputs(
+    name: str, info: ModelInfo, inputs: Mapping[str, GraphTensor], image_input: GraphTensor
+) -> dict[str, GraphTensor]:
+    declared = {spec.name for spec in info.io.conditions}
+    missing = sorted(declared - set(inputs))
+    if missing:
+        raise UserError(
+            f"{name}: the metadata declares condition input(s) {', '.join(missing)} that the "
+            "graph does not have"
+        )
+    extra = sorted(set(inputs) - declared - {image_input.name})
+    if extra:
+        raise UserError(
+            f"{name}: the graph has input(s) {', '.join(extra)} that the metadata does not declare"
+        )
+    return {spec.name: inputs[spec.name] for spec in info.io.conditions}
+
+
+def _fixed_size(image_input: GraphTensor) -> tuple[int, int] | None:
+    height, width = image_input.shape[2:4]
+    if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
+        return height, width
+    return None
+
+
+def _probe_scale(model: RuntimeModel) -> ModelInfo:
+    """Run a blank image through a foreign model to learn its scale; 1 when no probe runs."""
+    io = model.info.io
+    sizes = [model.fixed_size] if model.fixed_size else [(size, size) for size in _PROBE_SIZES]
+    for height, width in sizes:
+        probe = np.zeros((1, io.channels, height, width), np.float32)
+        try:
+            output = model.run(probe)
+        except UserError:
+            continue
+        scale = output.shape[2] // height
+        if scale >= 1 and output.shape[2:] == (height * scale, width * scale):
+            io = dataclasses.replace(io, scale=scale, out_channels=output.shape[1])
+            return dataclasses.replace(model.info, io=io)
+    log.warning("%s: could not measure the model's scale; assuming 1", model.name)
+    return model.info
+
+
+def _condition_vector(model: str, spec: ConditionSpec, value: object) -> np.ndarray:
+    count = len(spec.labels) or len(spec.defaults) or 1
+    labels = spec.labels or tuple(f"{spec.name}[{i}]" for i in range(count))
+    low, high = spec.value_range
+    if value is None:
+        # Without defaults, the low end: "off" for attribute vectors, as the batch flags assume.
+        value = spec.defaults if len(spec.defaults) == count else [low] * count
+    try:
+        vector = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{model}: condition {spec.name!r} must be numbers, not {value!r}"
+        ) from None
+    if vector.size != count:
+        raise UserError(
+            f"{model}: condition {spec.name!r} takes {count} value(s) ({', '.join(labels)}), "
+            f"got {vector.size}"
+        )
+    for label, number in zip(labels, vector, strict=True):
+        if not (math.isfinite(number) and low <= number <= high):
+            raise UserError(
+                f"{model}: condition {spec.name!r} value {label}={number:g} is outside the "
+                f"allowed range {low:g} to {high:g}"
+            )
+    return vector
+
+
+def _condition_feed(vector: np.ndarray, graph_input: GraphTensor, batch: int) -> np.ndarray:
+    """Shape a condition for its graph input: (N, K), (N, K, 1, 1), (K,) or a scalar."""
+    rank = len(graph_input.shape)
+    vector = np.asarray(vector, dtype=graph_input.dtype)
+    if rank == 0:
+        return vector.reshape(())
+    if rank == 1:
+        return vector.reshape(-1)
+    rows = vector.reshape(-1, vector.shape[-1]) if vector.ndim > 1 else vector.reshape(1, -1)
+    if len(rows) != batch:
+        rows = np.repeat(rows[:1], batch, axis=0)
+    return np.ascontiguousarray(rows.reshape(batch, -1, *([1] * (rank - 2))))

@@ -1,0 +1,286 @@
+"""The ``fast`` precision: an int8 copy of the model, used only where it is faster and close.
+
+What was measured on the 2-core development CPU (AVX-512 with VNNI and BF16, no AMX), ONNX
+Runtime 1.31, against fp32 outputs on the photos in ``assets/photos``
+(``benchmarks/runtime_precision.py`` has the numbers):
+
+- Static int8 quantisation in QDQ form, per-channel int8 weights and uint8 activations: RRDBNet
+  runs 2.3× faster at 42 dB PSNR when every supported operator is quantised, 1.9× at 44 dB
+  when only convolutions are. QOperator form is no faster; 16-bit activations are 4× slower.
+- The pix2pix U-Net gains 1.1-1.2× at best (its transposed convolutions have no int8 kernel),
+  and quantising all operators makes it slower than fp32.
+- fp16: ONNX Runtime's x86 CPU kernels compute in fp32 behind casts, so no gain. bf16 fast
+  math is an ARM-only session option. Other session options are in ``session.py``.
+
+So no recipe suits every network. Preparing a model therefore quantises it with both
+recipes, measures each against the fp32 model on crops of the user's own sample images, and
+keeps the fastest that stays above :data:`MIN_PSNR` and is clearly faster; otherwise fp32. The
+verdict and the int8 file are cached by the model's sha256, so this happens once per model.
+Quantisation needs the ``onnx`` package, which the inference install does not otherwise need.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+
+from imagexform.errors import UserError
+from imagexform.io.images import display_path
+from imagexform.runtime import processing
+from imagexform.runtime.session import CPU, create_session, session_options
+
+if TYPE_CHECKING:
+    from imagexform.runtime.model import RuntimeModel
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "IMAGEXFORM_CACHE_DIR"
+RECIPE_VERSION = 1
+# Operator types each recipe quantises; None is every type ONNX Runtime can quantise.
+RECIPES: dict[str, list[str] | None] = {"int8-qdq-all": None, "int8-qdq-conv": ["Conv"]}
+MIN_PSNR = 40.0
+MIN_SPEEDUP = 1.15
+MAX_SAMPLES = 8
+_ROUNDS = 3
+
+
+def cache_dir() -> Path:
+    """Where int8 models are kept: ``$IMAGEXFORM_CACHE_DIR`` or the user's cache folder."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("imagexform"))
+
+
+def fast_model(
+    model: RuntimeModel, calibration: Sequence[np.ndarray] | None, threads: int
+) -> RuntimeModel:
+    """``model`` running its int8 version where preparation found one worth it, else itself."""
+    if model.provider != CPU:
+        log.warning(
+            "%s: precision 'fast' is int8 on the CPU; running fp32 on %s",
+            model.name,
+            model.provider,
+        )
+        return model
+    report, quantized = prepare(model, calibration)
+    if quantized is None:
+        log.warning(
+            "%s: no int8 version is both faster and within %g dB; running fp32",
+            model.name,
+            MIN_PSNR,
+        )
+        return model
+    fast = copy.copy(model)
+    fast.session = create_session(quantized, "cpu", threads)
+    fast.precision = report["recipe"]
+    fast.precision_report = report
+    return fast
+
+
+def prepare(
+    model: RuntimeModel,
+    calibration: Sequence[np.ndarray] | None,
+    *,
+    directory: Path | None = None,
+    min_psnr: float = MIN_PSNR,
+    min_speedup: float = MIN_SPEEDUP,
+) -> tuple[dict[str, Any], Path | None]:
+    """The cached verdict for ``model`` and its int8 file (None when fp32 won), preparing them
+    from ``calibration`` images the first time."""
+    folder = directory or cache_dir() / "int8"
+    digest = _sha256(model.path)
+    record_path = folder / f"{digest}.v{RECIPE_VERSION}.json"
+    cached = _read_record(record_path)
+    if cached is not None:
+        quantized = folder / f"{digest}.{cached['recipe']}.onnx"
+        if cached["recipe"] == "fp32":
+            return cached, None
+        if quantized.is_file():
+            return cached, quantized
+    if not calibration:
+        raise UserError(
+            f"{model.name}: precision 'fast' needs sample images the first time, to calibrate "
+            "and check the int8 model"
+        )
+    quantization = _quantization_modules(model.name)
+    calibrate, evaluate = _sample_batches(model, calibration)
+    reference = [model.run(batch) for batch in evaluate]
+    folder.mkdir(parents=True, exist_ok=True)
+    candidates = []
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".prepare-") as work:
+        prepared = Path(work) / "prepared.onnx"
+        quantization.quant_pre_process(str(model.path), str(prepared), skip_symbolic_shape=True)
+        for recipe, op_types in RECIPES.items():
+            target = Path(work) / f"{recipe}.onnx"
+            quantize(prepared, target, [model.feeds(batch) for batch in calibrate], op_types)
+            candidate = copy.copy(model)
+            candidate.session = ort.InferenceSession(
+                str(target), session_options(0), providers=[CPU]
+            )
+            candidates.append(
+                {
+                    "recipe": recipe,
+                    "psnr_db": _psnr(candidate, evaluate, reference),
+                    "speedup": _speedup(model, candidate, evaluate[0]),
+                }
+            )
+        fit = [c for c in candidates if c["psnr_db"] >= min_psnr and c["speedup"] >= min_speedup]
+        best = max(fit, key=lambda c: c["speedup"]) if fit else None
+        report = {
+            "recipe": best["recipe"] if best else "fp32",
+            "candidates": candidates,
+            "samples": len(evaluate),
+            "onnxruntime": ort.__version__,
+        }
+        quantized = None
+        if best is not None:
+            quantized = folder / f"{digest}.{best['recipe']}.onnx"
+            os.replace(Path(work) / f"{best['recipe']}.onnx", quantized)
+        _write_record(record_path, report)
+    log.info("%s: precision verdict %s", model.name, report)
+    return report, quantized
+
+
+def quantize(
+    source: Path,
+    target: Path,
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    op_types: list[str] | None,
+    quant_format: str = "QDQ",
+) -> None:
+    """Static int8 quantisation of ``source`` into ``target``, activation ranges fitted
+    (min/max) on ``feeds``. Weights are int8 per output channel, activations uint8: the
+    pairing ONNX Runtime's x86 integer kernels (VNNI) are built for."""
+    quantization = _quantization_modules(display_path(source))
+    quantization.quantize_static(
+        str(source),
+        str(target),
+        _Reader(iter(feeds)),
+        quant_format=getattr(quantization.QuantFormat, quant_format),
+        per_channel=True,
+        activation_type=quantization.QuantType.QUInt8,
+        weight_type=quantization.QuantType.QInt8,
+        op_types_to_quantize=op_types,
+        calibrate_method=quantization.CalibrationMethod.MinMax,
+    )
+
+
+class _Reader:
+    """The calibration data reader interface ONNX Runtime's quantiser iterates."""
+
+    def __init__(self, feeds: Iterator[Mapping[str, np.ndarray]]) -> None:
+        self._feeds = feeds
+
+    def get_next(self) -> Mapping[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def _quantization_modules(name: str) -> SimpleNamespace:
+    try:
+        import onnx  # noqa: F401  (the quantiser needs it; fail here with a clear message)
+        from onnxruntime import quantization
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError:
+        raise UserError(
+            f"{name}: precision 'fast' needs the onnx package to build the int8 model; "
+            "pip install onnx (or use precision 'fp32')"
+        ) from None
+    return SimpleNamespace(
+        quant_pre_process=quant_pre_process,
+        quantize_static=quantization.quantize_static,
+        QuantFormat=quantization.QuantFormat,
+        QuantType=quantization.QuantType,
+        CalibrationMethod=quantization.CalibrationMethod,
+    )
+
+
+def _sample_batches(
+    model: RuntimeModel, images: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Two different crops of each sample image, one to calibrate on and one to judge with, so
+    the verdict is not measured on the data the ranges were fitted to."""
+    io = model.info.io
+    fixed = model.fixed_size
+    edge = 128 if io.scale > 1 else 256
+    multiple = io.size_multiple
+    size = fixed or (-(-edge // multiple) * multiple,) * 2
+    calibrate, evaluate = [], []
+    for image in images[:MAX_SAMPLES]:
+        pixels = processing.prepare(image, io).pixels
+        height, width = pixels.shape[:2]
+        for where, batches in ((1 / 3, calibrate), (2 / 3, evaluate)):
+            top = max(min(int(height * where) - size[0] // 2, height - size[0]), 0)
+            left = max(min(int(width * where) - size[1] // 2, width - size[1]), 0)
+            crop = pixels[top : top + size[0], left : left + size[1]]
+            batches.append(processing.pad_to(crop, *size).transpose(2, 0, 1)[None])
+    return calibrate, evaluate
+
+
+def _psnr(candidate: RuntimeModel, batches: list[np.ndarray], reference: list[np.ndarray]) -> float:
+    """The worst PSNR over the samples, on outputs as they would be saved (clipped to the
+    value range, which is mapped to 0..1)."""
+    low, high = candidate.info.io.value_range
+    worst = float("inf")
+    for batch, expected in zip(batches, reference, strict=True):
+        got = np.clip((candidate.run(batch) - low) / (high - low), 0, 1)
+        want = np.clip((expected - low) / (high - low), 0, 1)
+        mse = float(np.mean((got - want) ** 2))
+        worst = min(worst, 10 * np.log10(1 / mse) if mse > 0 else 99.0)
+    return round(worst, 2)
+
+
+def _speedup(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> float:
+    """fp32 time over int8 time, interleaved so that load from other processes hits both, and
+    the best of a few rounds, the least disturbed figure on a shared machine."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for model in (base, candidate):
+        model.run(batch)
+    for _ in range(_ROUNDS):
+        for index, model in enumerate((base, candidate)):
+            start = time.perf_counter()
+            model.run(batch)
+            times[index].append(time.perf_counter() - start)
+    return round(min(times[0]) / min(times[1]), 2)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    valid = isinstance(record, Mapping) and isinstance(record.get("recipe"), str)
+    if not valid or record.get("onnxruntime") != ort.__version__:
+        return None
+    if record["recipe"] != "fp32" and record["recipe"] not in RECIPES:
+        return None
+    return dict(record)
+
+
+def _write_record(path: Path, record: Mapping[str, Any]) -> None:
+    """Written under a temporary name and renamed, so a reader never sees half a record."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(temp, path)

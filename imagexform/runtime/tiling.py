@@ -1,0 +1,101 @@
+"""Running a model over an image in overlapping tiles and blending them without seams.
+
+A tile's output is wrong near the tile's border, where the network saw padding instead of the
+neighbouring pixels, and a network with image-wide statistics (instance norm) gives each tile a
+slightly different tone. So neighbouring tiles overlap and are cross-faded: in each overlap the
+outer quarter on either side is dropped (it is the part nearest a tile border) and the middle
+half is blended with linear ramps. The ramps of two neighbours sum to exactly one, so the
+weights form a partition of unity and no normalisation pass, and no weight image, is needed.
+
+Tiles are processed in rows. A row of tiles is blended into one strip of output rows; the part
+of the strip that the next row of tiles overlaps is carried over, the rest is final and handed
+to ``write`` at once. Memory is therefore one strip, not the whole output in float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+Span = tuple[int, int]
+Infer = Callable[[np.ndarray], np.ndarray]
+Write = Callable[[int, int, np.ndarray], None]
+
+
+def plan_axis(length: int, tile: int, overlap: int) -> list[Span]:
+    """Spans of exactly ``tile`` pixels covering ``length``, neighbours sharing at least about
+    ``overlap``. The spans are spread evenly, so no tile is a thin sliver at the image's end,
+    and every tile has the same size (a multiple of the model's size multiple when ``tile``
+    is), so only images smaller than one tile need padding."""
+    if length <= tile:
+        return [(0, length)]
+    if not 0 <= overlap < tile:
+        raise ValueError(f"overlap {overlap} must be less than the tile size {tile}")
+    count = math.ceil((length - overlap) / (tile - overlap))
+    starts = [i * (length - tile) // (count - 1) for i in range(count)]
+    return [(start, start + tile) for start in starts]
+
+
+def axis_weights(spans: list[Span], scale: int, overlap: int) -> list[np.ndarray]:
+    """For each span, the blend weight of each of its output pixels along this axis.
+
+    The ramp between two neighbours is centred in their shared part and ``overlap / 2`` wide;
+    the weights of all spans at any output pixel sum to one.
+    """
+    width = overlap / 2
+    centres = [(spans[i + 1][0] + spans[i][1]) / 2 for i in range(len(spans) - 1)]
+    weights = []
+    for index, (start, stop) in enumerate(spans):
+        position = (np.arange(start * scale, stop * scale) + 0.5) / scale
+        weight = np.ones(position.shape)
+        if index > 0:
+            weight *= _rise(position, centres[index - 1], width)
+        if index < len(centres):
+            weight *= 1.0 - _rise(position, centres[index], width)
+        weights.append(weight.astype(np.float32))
+    return weights
+
+
+def _rise(position: np.ndarray, centre: float, width: float) -> np.ndarray:
+    if width == 0:
+        return (position >= centre).astype(np.float64)
+    return np.clip((position - (centre - width / 2)) / width, 0.0, 1.0)
+
+
+def run_tiled(
+    pixels: np.ndarray,
+    infer: Infer,
+    write: Write,
+    *,
+    tile: tuple[int, int],
+    overlap: int,
+    scale: int,
+) -> None:
+    """Run ``infer`` (H×W×C in, (H·scale)×(W·scale)×C' out) over ``pixels`` in tiles of at
+    most ``tile`` (height, width) and call ``write(first_row, end_row, rows)`` once for each
+    band of finished output rows, top to bottom."""
+    height, width = pixels.shape[:2]
+    ys = plan_axis(height, tile[0], overlap)
+    xs = plan_axis(width, tile[1], overlap)
+    if len(ys) == 1 and len(xs) == 1:
+        write(0, height * scale, infer(pixels))
+        return
+    y_weights = axis_weights(ys, scale, overlap)
+    x_weights = axis_weights(xs, scale, overlap)
+    carry: np.ndarray | None = None
+    for row, (y0, y1) in enumerate(ys):
+        strip: np.ndarray | None = None
+        for column, (x0, x1) in enumerate(xs):
+            out = infer(pixels[y0:y1, x0:x1])
+            if strip is None:
+                strip = np.zeros(((y1 - y0) * scale, width * scale, out.shape[2]), np.float32)
+            weight = y_weights[row][:, None] * x_weights[column][None, :]
+            strip[:, x0 * scale : x1 * scale] += out * weight[:, :, None]
+        assert strip is not None
+        if carry is not None:
+            strip[: len(carry)] += carry
+        final = (ys[row + 1][0] if row + 1 < len(ys) else y1) - y0
+        write(y0 * scale, (y0 + final) * scale, strip[: final * scale])
+        carry = strip[final * scale :]
