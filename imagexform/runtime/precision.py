@@ -1,22 +1,25 @@
 """The ``fast`` precision: an int8 copy of the model, used only where it is faster and close.
 
-What was measured on the 2-core development CPU (AVX-512 with VNNI and BF16, no AMX), ONNX
-Runtime 1.31, against fp32 outputs on the photos in ``assets/photos``
-(``benchmarks/runtime_precision.py`` has the numbers):
+Measured on the 2-core development CPU (AMD EPYC, AVX-512 with VNNI and BF16, no AMX), ONNX
+Runtime 1.31, with ``benchmarks/runtime_precision.py`` on briefly trained networks,
+calibrated on four of ``assets/photos`` and judged on the other four (uint8 output PSNR
+against fp32, worst photo):
 
-- Static int8 quantisation in QDQ form, per-channel int8 weights and uint8 activations: RRDBNet
-  runs 2.3× faster at 42 dB PSNR when every supported operator is quantised, 1.9× at 44 dB
-  when only convolutions are. QOperator form is no faster; 16-bit activations are 4× slower.
-- The pix2pix U-Net gains 1.1-1.2× at best (its transposed convolutions have no int8 kernel),
-  and quantising all operators makes it slower than fp32.
-- fp16: ONNX Runtime's x86 CPU kernels compute in fp32 behind casts, so no gain. bf16 fast
-  math is an ARM-only session option. Other session options are in ``session.py``.
+- Static int8 in QDQ form, int8 per-channel weights, uint8 activations: RRDBNet ×4 runs 2.65×
+  faster at 41.4 dB with every supported operator quantised, 2.4× at 43.9 dB with only the
+  convolutions. QOperator form is no faster (2.5×); 16-bit activations were 4× slower than
+  fp32.
+- The pix2pix U-Net gains 1.4× at 50.8 dB with only convolutions quantised (its transposed
+  convolutions have no int8 kernel) and nothing (1.1×) with every operator.
+- fp16: a 3×3 convolution runs at the same speed as in fp32 (ONNX Runtime's x86 CPU kernels
+  gain nothing from it), so no fp16 path. bf16 fast math is an ARM-only session option.
 
-So no recipe suits every network. Preparing a model therefore quantises it with both
-recipes, measures each against the fp32 model on crops of the user's own sample images, and
-keeps the fastest that stays above :data:`MIN_PSNR` and is clearly faster; otherwise fp32. The
-verdict and the int8 file are cached by the model's sha256, so this happens once per model.
-Quantisation needs the ``onnx`` package, which the inference install does not otherwise need.
+No recipe suits every network, so preparing a model quantises it both ways, measures each
+against the fp32 model on crops of the user's own sample images, and keeps the fastest that
+stays above :data:`MIN_PSNR` and is clearly faster (among those about as fast, the closest to
+fp32); otherwise fp32. The verdict and the int8 file are cached by the model's sha256, so this
+happens once per model. Quantisation needs the ``onnx`` package, which the inference install
+does not otherwise need.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ RECIPE_VERSION = 1
 RECIPES: dict[str, list[str] | None] = {"int8-qdq-all": None, "int8-qdq-conv": ["Conv"]}
 MIN_PSNR = 40.0
 MIN_SPEEDUP = 1.15
+SPEED_TOLERANCE = 1.1
 MAX_SAMPLES = 8
 _ROUNDS = 3
 
@@ -140,7 +144,13 @@ def prepare(
                 }
             )
         fit = [c for c in candidates if c["psnr_db"] >= min_psnr and c["speedup"] >= min_speedup]
-        best = max(fit, key=lambda c: c["speedup"]) if fit else None
+        best = None
+        if fit:
+            # Timing on a shared machine is noisy: among recipes within 10% of the fastest,
+            # the closest to fp32 wins.
+            fastest = max(c["speedup"] for c in fit)
+            near = [c for c in fit if c["speedup"] >= fastest / SPEED_TOLERANCE]
+            best = max(near, key=lambda c: c["psnr_db"])
         report = {
             "recipe": best["recipe"] if best else "fp32",
             "candidates": candidates,

@@ -77,12 +77,17 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions:
-    """Options chosen by measurement on the 2-core development machine: full graph
-    optimisation (NCHWc kernels) ran RRDBNet 1.4× faster than the basic level; spinning worker
-    threads cost up to 15% when other threads (image decoding, other processes) competed for
-    the cores and gained nothing when idle, so they sleep instead."""
+    """Options chosen by measurement on the 2-core development machine (see
+    ``benchmarks/runtime_precision.py``): full graph optimisation (NCHWc kernels) ran RRDBNet
+    1.6× faster than the basic or extended level; worker threads that spin while waiting made
+    runs 15-25% slower whenever other processes competed for the cores, so they sleep. The
+    memory pattern (on by default) plans one block per input shape on top of what the arena
+    already holds from the first run, doubling peak memory from the second tile on (RRDBNet
+    ×4 on 432² tiles: 4.2 instead of 2.2 GiB) for no measurable speed; the arena itself stays,
+    since without it RRDBNet ran 20% slower."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_mem_pattern = False
     options.log_severity_level = log_level
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
