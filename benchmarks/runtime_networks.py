@@ -1,8 +1,6 @@
 """Networks and helpers shared by the runtime benchmarks (not a benchmark itself).
 
-RRDBNet is defined here in BasicSR's layout (``conv_first``, ``body.N.rdbM.convK``,
-``conv_body``, ``conv_up1/2``, ``conv_hr``, ``conv_last``) rather than taken from the SR plugin,
-so the benchmarks measure the runtime against a fixed network while the plugin evolves.
+RRDBNet comes from the SR plugin (BasicSR layout); the pix2pix U-Net from the pix2pix plugin.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 # Peak bytes per input pixel for each unit of (1 + scale²), i.e. activations at the input's
-# resolution plus those at the output's. RRDBNet x4 (num_feat 64) under ONNX Runtime peaks at
-# 1.6 / 3.8 / 16.5 GiB for 256² / 512² / 1024² inputs (FINDINGS.md): 12-17 KiB per input
-# pixel, about 1 KiB × (1 + 4²).
+# resolution plus those at the output's. RRDBNet x4 (num_feat 64) needs 10-12 KiB per input
+# pixel in this runtime (benchmarks/runtime_memory.py: 0.8 / 1.55 / 3.5 GiB peak at 128² /
+# 256² / 512²) and 12-17 KiB in FINDINGS.md's measurements up to 1024²: about 1 KiB × (1 + 4²).
 ACTIVATION_BYTES = 1024
 # Headroom for the arena's power-of-two growth and for networks wider than RRDBNet.
 SAFETY = 1.5
