@@ -86,6 +86,9 @@ class IOSpec:
     scale: int = 1  # output size / input size
     size_multiple: int = 1  # input height and width must be multiples of this
     conditions: tuple[ConditionSpec, ...] = field(default_factory=tuple)
+    # Post-processing controls worth showing for this model ("strength", "preserve_color"; see
+    # imagexform.runtime.adjustments). The runtime accepts them for every model regardless.
+    adjustments: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -61,6 +61,7 @@ class ModelInfo:
                 for c in io.get("conditions", ())
             )
             io["value_range"] = tuple(float(v) for v in io["value_range"])
+            io["adjustments"] = tuple(str(name) for name in io.get("adjustments", ()))
             return cls(
                 family=str(raw["family"]),
                 io=IOSpec(**io),

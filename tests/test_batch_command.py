@@ -309,14 +309,31 @@ def expected_strength(image: np.ndarray, strength: float) -> np.ndarray:
 def test_strength_condition(tmp_path):
     model = strength_model(tmp_path / "strength.onnx")
     photos(tmp_path / "in", count=1)
-    assert (
-        invoke(tmp_path / "in", tmp_path / "half", "--model", model, "--strength", 0.5).exit_code
-        == 0
-    )
+    result = invoke(tmp_path / "in", tmp_path / "half", "--model", model, "--set", "strength=0.5")
+    assert result.exit_code == 0
     output = read_image(tmp_path / "half" / "p0.png")
     assert np.abs(output - expected_strength(scene(seed=0), 0.5)).max() <= 1
     assert invoke(tmp_path / "in", tmp_path / "full", "--model", model).exit_code == 0
     assert np.array_equal(read_image(tmp_path / "full" / "p0.png"), 255 - scene(seed=0))
+
+
+def test_strength_and_preserve_color_adjust_any_model(tmp_path, invert):
+    photos(tmp_path / "in", count=1)
+    source = scene(seed=0).astype(np.float64)
+    assert (
+        invoke(tmp_path / "in", tmp_path / "mix", "--model", invert, "--strength", 0.25).exit_code
+        == 0
+    )
+    mixed = read_image(tmp_path / "mix" / "p0.png").astype(np.float64)
+    assert np.abs(mixed - (0.25 * (255 - source) + 0.75 * source)).max() <= 1
+    flags = ("--model", invert, "--preserve-color")
+    assert invoke(tmp_path / "in", tmp_path / "keep", *flags).exit_code == 0
+    kept = cv2.cvtColor(read_image(tmp_path / "keep" / "p0.png"), cv2.COLOR_RGB2YCrCb)
+    original = cv2.cvtColor(scene(seed=0), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    inverted = cv2.cvtColor(255 - scene(seed=0), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    # Luminance from the model's output, chroma from the input (up to clipping at gamut edges).
+    assert np.median(np.abs(kept[..., 0] - inverted[..., 0])) <= 1
+    assert np.median(np.abs(kept[..., 1:] - original[..., 1:])) <= 1
 
 
 def test_attribute_label_flags(tmp_path):
@@ -348,7 +365,7 @@ def test_attribute_label_flags(tmp_path):
             ["--set", "Red_Hair=1"],
             "unknown condition; this model takes: attributes (labels: Black_Hair, Blond_Hair, ",
         ),
-        (["--strength", "0.5"], "no 'strength' condition"),
+        (["--strength", "1.5"], "1.5 is not in the range 0<=x<=1"),
         (["--set", "attributes=1,0"], "expected 3 value(s)"),
     ],
 )

@@ -44,36 +44,30 @@ def test_label_applies_on_top_of_a_vector():
     assert result == {"attributes": [0.0, 0.0, 0.0, 0.0, 1.0]}
 
 
-def test_strength_shorthand():
-    assert build_conditions(SPECS, [], strength=0.7) == {"strength": [0.7]}
-
-
 def test_labels_without_defaults_start_at_the_range_low_end():
     spec = ConditionSpec(name="style", labels=("a", "b"), value_range=(-1.0, 1.0))
     assert build_conditions((spec,), ["b=0.5"]) == {"style": [-1.0, 0.5]}
 
 
 @pytest.mark.parametrize(
-    ("assignments", "strength", "message"),
+    ("assignments", "message"),
     [
-        (["Red_Hair=1"], None, "unknown condition; this model takes: attributes .*Blond_Hair"),
-        (["Blond_Hair=1.5"], None, r"out of range; 'attributes' takes values in \[0, 1\]"),
-        (["strength=-0.1"], None, "out of range"),
-        ([], 2.5, "out of range"),
-        (["attributes=1,0"], None, "expected 5 value"),
-        (["Blond_Hair=1,0"], None, "a label takes one value"),
-        (["Blond_Hair"], None, "expected NAME=VALUE"),
-        (["Blond_Hair=yes"], None, "must be numbers"),
-        (["Blond_Hair=nan"], None, "finite"),
+        (["Red_Hair=1"], "unknown condition; this model takes: attributes .*Blond_Hair"),
+        (["Blond_Hair=1.5"], r"out of range; 'attributes' takes values in \[0, 1\]"),
+        (["strength=-0.1"], "out of range"),
+        (["strength=2.5"], "out of range"),
+        (["attributes=1,0"], "expected 5 value"),
+        (["Blond_Hair=1,0"], "a label takes one value"),
+        (["Blond_Hair"], "expected NAME=VALUE"),
+        (["Blond_Hair=yes"], "must be numbers"),
+        (["Blond_Hair=nan"], "finite"),
     ],
 )
-def test_mistakes_are_usage_errors_that_say_what_the_model_takes(assignments, strength, message):
+def test_mistakes_are_usage_errors_that_say_what_the_model_takes(assignments, message):
     with pytest.raises(UserError, match=message):
-        build_conditions(SPECS, assignments, strength)
+        build_conditions(SPECS, assignments)
 
 
-def test_strength_on_a_model_without_one():
-    with pytest.raises(UserError, match="no 'strength' condition; this model takes: attributes"):
-        build_conditions((ATTRIBUTES,), [], strength=0.5)
+def test_a_model_without_conditions_says_so():
     with pytest.raises(UserError, match="takes no conditions"):
         build_conditions((), ["x=1"])

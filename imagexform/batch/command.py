@@ -103,7 +103,19 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     help="A model condition: a whole vector by name, or one entry by label "
     "(e.g. Blond_Hair=1). Repeatable.",
 )
-@click.option("--strength", type=float, help="Shorthand for --set strength=VALUE.")
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Mix the result with the input: 1 is the model's output, 0 the input (resized).",
+)
+@click.option(
+    "--preserve-color/--no-preserve-color",
+    default=False,
+    show_default=True,
+    help="Keep the input's colours and take only the result's luminance (style transfer).",
+)
 @click.option(
     "--tile",
     type=click.IntRange(min=0),
@@ -183,7 +195,8 @@ def batch(
     overwrite_inputs: bool,
     keep_metadata: bool,
     assignments: tuple[str, ...],
-    strength: float | None,
+    strength: float,
+    preserve_color: bool,
     tile: int | None,
     overlap: int | None,
     device: str,
@@ -223,6 +236,7 @@ def batch(
         keep_metadata=keep_metadata,
         assignments=assignments,
         strength=strength,
+        preserve_color=preserve_color,
         tile=tile,
         overlap=overlap,
         device=device,

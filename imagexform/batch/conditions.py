@@ -1,8 +1,8 @@
 """Condition values from the command line, checked against what the model declares.
 
-A model's conditions (attribute vectors, a strength scalar) come from its metadata, so the
+A model's conditions (attribute vectors and other graph inputs) come from its metadata, so the
 same flags work for every family: ``--set NAME=v1,v2,...`` gives a whole vector,
-``--set LABEL=value`` one labelled entry, ``--strength x`` the condition named ``strength``.
+``--set LABEL=value`` one labelled entry.
 Mistakes are usage errors that list what the model accepts, before any image is read.
 """
 
@@ -14,13 +14,10 @@ from collections.abc import Sequence
 from imagexform.errors import UserError
 from imagexform.family import ConditionSpec
 
-STRENGTH = "strength"
-
 
 def build_conditions(
     specs: Sequence[ConditionSpec],
     assignments: Sequence[str],
-    strength: float | None = None,
 ) -> dict[str, list[float]]:
     """Full vectors for every condition the user touched; untouched ones are left to the
     runtime's defaults.
@@ -34,12 +31,7 @@ def build_conditions(
     by_label = {label: spec for spec in specs for label in spec.labels}
     vectors: dict[str, list[float]] = {}
     labelled: list[tuple[ConditionSpec, str, float]] = []
-    items = [_split(text) for text in assignments]
-    if strength is not None:
-        if STRENGTH not in by_name:
-            raise UserError(f"--strength: this model has no '{STRENGTH}' condition; {_menu(specs)}")
-        items.append((STRENGTH, [strength]))
-    for name, values in items:
+    for name, values in map(_split, assignments):
         if name in by_name:
             spec = by_name[name]
             expected = len(spec.labels) or len(spec.defaults)

@@ -37,6 +37,7 @@ from imagexform.io.metadata import (
     profile_fits,
 )
 from imagexform.io.probe import DEFAULT_MAX_PIXELS, check_pixels, probe_bytes
+from imagexform.runtime.adjustments import Adjustments
 
 
 class Model(Protocol):
@@ -49,6 +50,7 @@ class Model(Protocol):
         *,
         tile_size: int | None = None,
         overlap: int | None = None,
+        adjustments: Adjustments | None = None,
     ) -> np.ndarray: ...
 
 
@@ -65,6 +67,7 @@ class Settings:
     keep_metadata: bool = True
     quality: int = DEFAULT_QUALITY
     conditions: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    adjustments: Adjustments = field(default_factory=Adjustments)
     tile_size: int | None = None
     overlap: int | None = None
 
@@ -242,6 +245,7 @@ class _Pipeline:
                     settings.conditions or None,
                     tile_size=settings.tile_size,
                     overlap=settings.overlap,
+                    adjustments=settings.adjustments,
                 )
             except Exception as exc:
                 self._fail(

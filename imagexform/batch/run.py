@@ -26,6 +26,7 @@ from imagexform.batch.progress import progress
 from imagexform.batch.report import FileResult, build_report, write_report
 from imagexform.errors import UserError
 from imagexform.io.images import display_path, is_temp_name
+from imagexform.runtime.adjustments import Adjustments
 
 if TYPE_CHECKING:
     from imagexform.runtime import RuntimeModel
@@ -50,7 +51,8 @@ class BatchOptions:
     overwrite_inputs: bool = False
     keep_metadata: bool = True
     assignments: tuple[str, ...] = ()
-    strength: float | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
     tile: int | None = None
     overlap: int | None = None
     device: str = "auto"
@@ -95,7 +97,7 @@ def run_batch(options: BatchOptions) -> int:
     model = _load_model(options, found.sources)
     load_seconds = time.perf_counter() - loading
     info = model.info
-    conditions = build_conditions(info.io.conditions, options.assignments, options.strength)
+    conditions = build_conditions(info.io.conditions, options.assignments)
     model.check_conditions(conditions)
 
     planned = plan(
@@ -138,6 +140,7 @@ def run_batch(options: BatchOptions) -> int:
         keep_metadata=options.keep_metadata,
         quality=options.quality,
         conditions=conditions,
+        adjustments=Adjustments(options.strength, options.preserve_color),
         tile_size=options.tile,
         overlap=options.overlap,
     )

@@ -5,7 +5,15 @@
 gives back the transformed image of the same kind, tiling large images to fit in memory.
 """
 
+from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.model import PRECISIONS, RuntimeModel, load_model
 from imagexform.runtime.session import DEVICES, OutOfMemoryError
 
-__all__ = ["DEVICES", "PRECISIONS", "OutOfMemoryError", "RuntimeModel", "load_model"]
+__all__ = [
+    "DEVICES",
+    "PRECISIONS",
+    "Adjustments",
+    "OutOfMemoryError",
+    "RuntimeModel",
+    "load_model",
+]

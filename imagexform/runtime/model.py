@@ -16,6 +16,8 @@ from imagexform.family import ConditionSpec, IOSpec, TileHints
 from imagexform.io.images import display_path
 from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
 from imagexform.runtime import memory, processing, tiling
+from imagexform.runtime.adjustments import Adjustments
+from imagexform.runtime.adjustments import apply as apply_adjustments
 from imagexform.runtime.session import (
     CPU,
     ORT_ERRORS,
@@ -144,10 +146,12 @@ class RuntimeModel:
         *,
         tile_size: int | None = None,
         overlap: int | None = None,
+        adjustments: Adjustments | None = None,
     ) -> np.ndarray:
         """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
 
-        The result has the input's sample type and alpha, at ``scale`` times the size.
+        The result has the input's sample type and alpha, at ``scale`` times the size, with
+        ``adjustments`` (strength, preserve colour) applied last.
         ``tile_size`` None picks a tile from free memory (or the model's tile hint), 0 never
         tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
         and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
@@ -162,7 +166,7 @@ class RuntimeModel:
         while True:
             try:
                 self._transform_tiled(prepared, vectors, tile, overlap, result)
-                return result
+                return apply_adjustments(image, result, adjustments or Adjustments())
             except (OutOfMemoryError, MemoryError) as exc:
                 smaller = self._smaller_tile(tile, height, width, overlap)
                 if tile_size == 0 or smaller is None:
