@@ -45,7 +45,7 @@ def test_auto_tile_shrinks_with_scale_and_with_less_memory():
     assert auto(scale=4) < auto(scale=2) < auto(scale=1)
     assert auto(available=2 * GIB) < auto(available=8 * GIB)
     assert auto(scale=4, available=100 << 20) == memory.MIN_TILE
-    assert auto(available=1 << 50) == memory.MAX_TILE
+    assert auto(available=1 << 50) == auto(available=24 * GIB)  # the plan limit governs
 
 
 def test_auto_tile_is_a_multiple_of_the_size_multiple():
@@ -55,17 +55,43 @@ def test_auto_tile_is_a_multiple_of_the_size_multiple():
 
 def test_auto_tile_fits_the_calibration():
     """The RRDBNet x4 figures the estimate was calibrated on: a 512² input peaked at 3.8 GiB,
-    so with 24 GiB free the tile lands between 512 and 1024 (16.5 GiB)."""
-    tile = auto(scale=4, available=24 * GIB, size=1000)
-    assert 512 <= tile < 1024
-    assert memory.run_bytes(tile, tile, 4) < 24 * GIB * memory.MEMORY_FRACTION
+    so with little free the tile stays under 512; with plenty, the plan limit keeps it near
+    256 (1.5 GiB)."""
+    tile = auto(scale=4, available=4 * GIB, size=1000)
+    assert 128 <= tile < 512
+    assert memory.run_bytes(tile, tile, 4) < 4 * GIB * memory.MEMORY_FRACTION
+    assert auto(scale=4, available=24 * GIB, size=1000) == auto(
+        scale=4, available=96 * GIB, size=1000
+    )
+
+
+def test_whole_image_buffers_leave_less_for_the_tile():
+    """A ×4 upscale of a 4000×3000 photo keeps ~0.7 GB of whole-image buffers (more for 16-bit
+    with alpha), so its tile is smaller than a small image's, and everything fits the limit."""
+    small = auto(scale=4, available=24 * GIB, size=500)
+    large = memory.auto_tile_size(
+        3000, 4000, scale=4, channels=3, out_channels=3, multiple=1, available=24 * GIB
+    )
+    deep = memory.auto_tile_size(
+        3000,
+        4000,
+        scale=4,
+        channels=3,
+        out_channels=3,
+        multiple=1,
+        sample_bytes=2,
+        alpha=True,
+        available=24 * GIB,
+    )
+    assert deep < large < small
+    assert memory.run_bytes(large, large, 4) + 3000 * 4000 * (12 + 48) < memory.PLAN_LIMIT
 
 
 def test_model_uses_its_hint_or_memory(tmp_path):
     hinted = om.model_info(IOSpec(value_range=(0, 1)), TileHints(tile_size=100, overlap=8))
     assert load_model(om.identity(tmp_path / "a.onnx", hinted)).auto_tile_size(5000, 5000) == 100
     model = load_model(om.upscaler(tmp_path / "b.onnx", 4))
-    assert memory.MIN_TILE <= model.auto_tile_size(5000, 5000) <= memory.MAX_TILE
+    assert memory.MIN_TILE <= model.auto_tile_size(5000, 5000) <= 1024
 
 
 CHILD = textwrap.dedent(

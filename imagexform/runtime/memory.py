@@ -22,9 +22,11 @@ SAFETY = 1.5
 # Share of available memory one transform may plan to use: image decoding and encoding run
 # beside it, and other programs keep running.
 MEMORY_FRACTION = 0.5
+# And never more than this, however much is free: a ×4 upscale of a 12-megapixel photo stays
+# under 2 GB of peak RSS (benchmarks/runtime_memory.py). Tiles beyond ~256 pixels gain only a
+# few percent of overlap work on the CPU; users with memory to spare can pass a larger --tile.
+PLAN_LIMIT = int(1.75 * 2**30)
 MIN_TILE = 64
-# Past this, bigger tiles save under 2% of overlap work but cost gigabytes.
-MAX_TILE = 2048
 # No portable way to ask how much GPU memory is free without CUDA bindings; the OOM retry
 # halves this if it is too much.
 GPU_TILE = 512
@@ -87,19 +89,25 @@ def auto_tile_size(
     channels: int,
     out_channels: int,
     multiple: int,
+    sample_bytes: int = 1,
+    alpha: bool = False,
     available: int | None = None,
 ) -> int:
-    """The largest square tile whose run fits in our share of ``available`` memory after the
-    whole-image buffers: the float input, the finished output, and one float strip of output
-    rows as wide as the image (see :mod:`imagexform.runtime.tiling`)."""
+    """The largest square tile whose run fits in our share of ``available`` memory (at most
+    :data:`PLAN_LIMIT`) after the whole-image buffers: the float input, the finished output
+    (``sample_bytes`` per sample, plus alpha), and one float strip of output rows as wide as
+    the image (see :mod:`imagexform.runtime.tiling`)."""
     if available is None:
         available = available_memory()
-    image = height * width * (channels * 4 + (out_channels + 1) * 2 * scale * scale)
-    budget = available * MEMORY_FRACTION - image
+    output = (out_channels + alpha) * sample_bytes * scale * scale
+    image = height * width * (channels * 4 + output)
+    # Past the limit, whole-image buffers (a 16-bit RGBA ×4 result is 1.5 GB) squeeze the
+    # tile only down to half the limit's worth: tiny tiles would make such images crawl.
+    budget = min(available * MEMORY_FRACTION - image, max(PLAN_LIMIT - image, PLAN_LIMIT / 2))
     # run_bytes(t, t) + strip(t) = budget, a quadratic in the tile size t.
     quadratic = ACTIVATION_BYTES * (1 + scale * scale) * SAFETY
     linear = 2 * scale * scale * width * out_channels * 4
     tile = (-linear + math.sqrt(linear * linear + 4 * quadratic * max(budget, 0))) / (2 * quadratic)
     step = math.lcm(max(multiple, 1), 16)
-    tile = int(min(tile, MAX_TILE)) // step * step
+    tile = int(tile) // step * step
     return max(tile, MIN_TILE // step * step, step)

@@ -161,7 +161,7 @@ class RuntimeModel:
         prepared = processing.prepare(image, io)
         height, width = prepared.pixels.shape[:2]
         overlap = self._overlap(overlap, tile_size)
-        tile = self._initial_tile(tile_size, height, width)
+        tile = self._initial_tile(tile_size, prepared)
         result = self._allocate_result(prepared)
         while True:
             try:
@@ -183,8 +183,11 @@ class RuntimeModel:
                 )
                 tile = smaller
 
-    def auto_tile_size(self, height: int, width: int) -> int:
-        """The tile a transform with ``tile_size=None`` starts with for this image size."""
+    def auto_tile_size(
+        self, height: int, width: int, sample_bytes: int = 1, alpha: bool = False
+    ) -> int:
+        """The tile a transform with ``tile_size=None`` starts with for an image of this size,
+        sample size (1 for 8-bit, 2 for 16-bit) and alpha."""
         io = self.info.io
         if self.info.tile.tile_size > 0:
             return self._round_tile(self.info.tile.tile_size)
@@ -197,11 +200,15 @@ class RuntimeModel:
             channels=io.channels,
             out_channels=io.out_channels,
             multiple=io.size_multiple,
+            sample_bytes=sample_bytes,
+            alpha=alpha,
         )
 
-    def _initial_tile(self, tile_size: int | None, height: int, width: int) -> int:
+    def _initial_tile(self, tile_size: int | None, prepared: processing.Prepared) -> int:
+        height, width = prepared.pixels.shape[:2]
         if tile_size is None:
-            return self.auto_tile_size(height, width)
+            alpha = prepared.alpha is not None
+            return self.auto_tile_size(height, width, prepared.dtype.itemsize, alpha)
         if tile_size < 0:
             raise UserError(f"tile size must be 0 (no tiling) or positive, not {tile_size}")
         if tile_size == 0:
