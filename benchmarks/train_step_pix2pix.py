@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import interleaved_medians
 
 from imagexform.train.context import TrainContext
 from imagexform.train.device import choose_precision
@@ -71,19 +71,6 @@ def our_step_timer(config: Pix2PixConfig, real_a: torch.Tensor, real_b: torch.Te
     step_fn = family.train_step(config, nets, context)
     batch = {"A": real_a, "B": real_b}
     return lambda: step_fn(context.to_device(batch))
-
-
-def interleaved_medians(steps: dict, repeats: int) -> dict[str, float]:
-    """Alternate the contenders within each round so drift in machine load hits both alike."""
-    for step in steps.values():
-        step()  # warm-up: allocator and oneDNN primitive caches
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            started = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def trainer_seconds_per_step(config: Pix2PixConfig, repeats: int) -> float:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 ENV_VAR = "IMAGEXFORM_CONFORMANCE_DIR"
@@ -52,3 +53,52 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def case_id(case: tuple[str, str | None]) -> str:
+    """Test id of a ``(main fixture, variant or None)`` case: the variant's id where given."""
+    return case[1] or case[0]
+
+
+def case_spec(
+    manifest: dict[str, Any], case: tuple[str, str | None]
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The fixture folder, the main entry (inputs and outputs) and the entry or variant whose
+    state dict the case loads."""
+    folder = fixture_dir()
+    entry = fixture_entry(manifest, case[0])
+    return folder, entry, entry if case[1] is None else variant_entry(entry, case[1])
+
+
+def load_state(folder: Path, spec: dict[str, Any]) -> Any:
+    """A fixture's checkpoint, loaded as every importer loads foreign files: no pickled code."""
+    import torch
+
+    return torch.load(folder / spec["state_dict"]["file"], map_location="cpu", weights_only=True)
+
+
+def fixture_inputs(folder: Path, entry: dict[str, Any]) -> list[Any]:
+    import torch
+
+    return [torch.from_numpy(np.load(folder / spec["file"])) for spec in entry["inputs"]]
+
+
+def run_fixture(net: Any, folder: Path, entry: dict[str, Any]) -> Any:
+    """``net`` in eval mode on the fixture's recorded inputs."""
+    import torch
+
+    with torch.no_grad():
+        return net.eval()(*fixture_inputs(folder, entry))
+
+
+def assert_matches(out: Any, folder: Path, spec: dict[str, Any]) -> None:
+    """``out`` equals a recorded output within the manifest's tolerance."""
+    expected = np.load(folder / spec["file"])
+    assert tuple(out.shape) == tuple(expected.shape) == tuple(spec["shape"])
+    diff = float(np.abs(out.numpy() - expected).max())
+    assert diff <= spec["tolerance"]["max_abs_diff"], f"{spec['file']}: max abs diff {diff}"
+
+
+def assert_checkpoint_hash(manifest: dict[str, Any], case: tuple[str, str | None]) -> None:
+    folder, _entry, spec = case_spec(manifest, case)
+    assert sha256(folder / spec["state_dict"]["file"]) == spec["state_dict"]["sha256"]

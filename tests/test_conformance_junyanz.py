@@ -11,10 +11,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
-from conformance import fixture_dir, fixture_entry, load_manifest, sha256, variant_entry
+from conformance import (
+    assert_checkpoint_hash,
+    assert_matches,
+    case_id,
+    case_spec,
+    fixture_dir,
+    fixture_entry,
+    fixture_inputs,
+    load_manifest,
+    load_state,
+    variant_entry,
+)
 from torch import Tensor, nn
 
 from imagexform.nn import (
@@ -44,10 +54,6 @@ LEGACY = ("junyanz_resnet9_instance", "junyanz_resnet9_instance_legacy_in_keys")
 # (main fixture, variant or None): the variant's weights must give the main fixture's outputs.
 CASES = [(fixture_id, None) for fixture_id in GENERATORS + DISCRIMINATORS] + [LEGACY]
 GENERATOR_CASES = [(fixture_id, None) for fixture_id in GENERATORS] + [LEGACY]
-
-
-def _case_id(case: tuple[str, str | None]) -> str:
-    return case[1] or case[0]
 
 
 REMAPS: dict[str, Callable[[nn.Module, Mapping[str, Tensor]], dict[str, Tensor]]] = {
@@ -81,24 +87,9 @@ def _build(entry: dict[str, Any]) -> nn.Module:
     )
 
 
-def _load_file(folder: Path, spec: dict[str, Any]) -> Any:
-    return torch.load(folder / spec["state_dict"]["file"], map_location="cpu", weights_only=True)
-
-
-def _inputs(folder: Path, entry: dict[str, Any]) -> list[Tensor]:
-    return [torch.from_numpy(np.load(folder / spec["file"])) for spec in entry["inputs"]]
-
-
-def _assert_close(out: Tensor, folder: Path, spec: dict[str, Any]) -> None:
-    expected = np.load(folder / spec["file"])
-    assert tuple(out.shape) == tuple(expected.shape) == tuple(spec["shape"])
-    diff = float(np.abs(out.numpy() - expected).max())
-    assert diff <= spec["tolerance"]["max_abs_diff"], f"{spec['file']}: max abs diff {diff}"
-
-
 def _loaded(folder: Path, entry: dict[str, Any], spec: dict[str, Any]) -> nn.Module:
     net = _build(entry)
-    state = REMAPS[spec["remap"]](net, _load_file(folder, spec))
+    state = REMAPS[spec["remap"]](net, load_state(folder, spec))
     net.load_state_dict(state, strict=True)
     return net
 
@@ -115,37 +106,32 @@ def test_every_junyanz_fixture_is_covered(manifest: dict[str, Any]) -> None:
     assert variants == {LEGACY[1]}
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fixture_file_matches_manifest_hash(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
-    assert sha256(folder / spec["state_dict"]["file"]) == spec["state_dict"]["sha256"]
+    assert_checkpoint_hash(manifest, case)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_reference_checkpoint_loads_strictly_and_reproduces_output(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
+    folder, entry, spec = case_spec(manifest, case)
     net = _loaded(folder, entry, spec).eval()
 
     ours = [(key, list(tensor.shape)) for key, tensor in net.state_dict().items()]
     assert ours == [(key, shape) for key, shape, _dtype in entry["state_dict"]["keys"]]
     with torch.no_grad():
-        out = net(*_inputs(folder, entry))
-    _assert_close(out, folder, entry["outputs"][0])
+        out = net(*fixture_inputs(folder, entry))
+    assert_matches(out, folder, entry["outputs"][0])
 
 
 def test_legacy_instance_norm_keys_need_the_patch(manifest: dict[str, Any]) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, LEGACY[0])
     variant = variant_entry(entry, LEGACY[1])
-    state = _load_file(folder, variant)
+    state = load_state(folder, variant)
     net = _build(entry)
     with pytest.raises(RuntimeError, match="running"):
         net.load_state_dict(dict(state), strict=True)
@@ -168,29 +154,27 @@ def test_unet_batch_norm_with_batch_statistics(manifest: dict[str, Any]) -> None
         if isinstance(module, nn.BatchNorm2d):
             module.train()
     with torch.no_grad():
-        out = net(*_inputs(folder, entry))
-    _assert_close(out, folder, extra)
+        out = net(*fixture_inputs(folder, entry))
+    assert_matches(out, folder, extra)
 
 
 def test_pix2pix_discriminator_loads_the_conditional_reference_d(manifest: dict[str, Any]) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, "junyanz_D_basic_batch_cond")
     net = build_discriminator(Pix2PixConfig(input_nc=3, output_nc=3, ndf=16, netD="basic"))
-    net.load_state_dict(_load_file(folder, entry), strict=True)
+    net.load_state_dict(load_state(folder, entry), strict=True)
     with torch.no_grad():
-        out = net.eval()(*_inputs(folder, entry))
-    _assert_close(out, folder, entry["outputs"][0])
+        out = net.eval()(*fixture_inputs(folder, entry))
+    assert_matches(out, folder, entry["outputs"][0])
 
 
-@pytest.mark.parametrize("case", GENERATOR_CASES, ids=_case_id)
+@pytest.mark.parametrize("case", GENERATOR_CASES, ids=case_id)
 def test_detect_recovers_generator_settings(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
+    folder, entry, spec = case_spec(manifest, case)
     args = entry["builder_args"]
-    settings = detect_image_generator(_load_file(folder, spec))
+    settings = detect_image_generator(load_state(folder, spec))
     assert settings is not None
     expected = {key: args[key] for key in ("netG", "ngf", "norm", "input_nc", "output_nc")}
     assert {key: settings[key] for key in expected} == expected
@@ -198,16 +182,14 @@ def test_detect_recovers_generator_settings(
     assert settings["dropout"] is (None if args["netG"].startswith("unet") else False)
 
 
-@pytest.mark.parametrize("case", GENERATOR_CASES, ids=_case_id)
+@pytest.mark.parametrize("case", GENERATOR_CASES, ids=case_id)
 def test_importer_reproduces_reference_output(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
+    folder, entry, spec = case_spec(manifest, case)
     args = entry["builder_args"]
 
-    imported = JunyanzGeneratorImporter().load(_load_file(folder, spec))
+    imported = JunyanzGeneratorImporter().load(load_state(folder, spec))
 
     assert imported is not None
     assert imported.family == "pix2pix"
@@ -220,33 +202,33 @@ def test_importer_reproduces_reference_output(
     assert args["netG"] in imported.description
     assert list(imported.nets) == ["G"]
     with torch.no_grad():
-        out = imported.nets["G"].eval()(*_inputs(folder, entry))
-    _assert_close(out, folder, entry["outputs"][0])
+        out = imported.nets["G"].eval()(*fixture_inputs(folder, entry))
+    assert_matches(out, folder, entry["outputs"][0])
 
 
 def test_importer_unwraps_data_parallel_and_compile_prefixes(manifest: dict[str, Any]) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, "junyanz_unet128_instance")
-    wrapped = {f"module._orig_mod.{k}": v for k, v in _load_file(folder, entry).items()}
+    wrapped = {f"module._orig_mod.{k}": v for k, v in load_state(folder, entry).items()}
     imported = JunyanzGeneratorImporter().load(wrapped)
     assert imported is not None
     with torch.no_grad():
-        out = imported.nets["G"].eval()(*_inputs(folder, entry))
-    _assert_close(out, folder, entry["outputs"][0])
+        out = imported.nets["G"].eval()(*fixture_inputs(folder, entry))
+    assert_matches(out, folder, entry["outputs"][0])
 
 
 @pytest.mark.parametrize("fixture_id", DISCRIMINATORS)
 def test_importer_rejects_reference_discriminators(
     manifest: dict[str, Any], fixture_id: str
 ) -> None:
-    state = _load_file(fixture_dir(), fixture_entry(manifest, fixture_id))
+    state = load_state(fixture_dir(), fixture_entry(manifest, fixture_id))
     assert detect_image_generator(state) is None
     assert JunyanzGeneratorImporter().load(state) is None
 
 
 @pytest.mark.parametrize("fixture_id", ["esrgan_rrdbnet", "stargan_generator"])
 def test_importer_rejects_other_families(manifest: dict[str, Any], fixture_id: str) -> None:
-    state = _load_file(fixture_dir(), fixture_entry(manifest, fixture_id))
+    state = load_state(fixture_dir(), fixture_entry(manifest, fixture_id))
     assert JunyanzGeneratorImporter().load(state) is None
 
 

@@ -14,10 +14,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
-from conformance import fixture_dir, fixture_entry, load_manifest, sha256, variant_entry
+from conformance import (
+    assert_checkpoint_hash,
+    assert_matches,
+    case_id,
+    case_spec,
+    fixture_dir,
+    fixture_entry,
+    load_manifest,
+    load_state,
+    run_fixture,
+    variant_entry,
+)
 from torch import Tensor, nn
 
 import imagexform_sr
@@ -50,10 +60,6 @@ VARIANTS = [
 CASES = [(fixture_id, None) for fixture_id in GENERATORS + DISCRIMINATORS] + VARIANTS
 GENERATOR_CASES = [(fixture_id, None) for fixture_id in GENERATORS] + VARIANTS
 IMPORTERS = {"esrgan": ESRGANImporter, "basicsr": BasicSRImporter}
-
-
-def _case_id(case: tuple[str, str | None]) -> str:
-    return case[1] or case[0]
 
 
 REMAPS: dict[str, Callable[[Any], dict[str, Any]]] = {
@@ -112,26 +118,6 @@ def _build(entry: dict[str, Any]) -> nn.Module:
     return classes[entry["builder_args"]["type"]](**args)
 
 
-def _load_file(folder: Path, spec: dict[str, Any]) -> Any:
-    return torch.load(folder / spec["state_dict"]["file"], map_location="cpu", weights_only=True)
-
-
-def _inputs(folder: Path, entry: dict[str, Any]) -> list[Tensor]:
-    return [torch.from_numpy(np.load(folder / spec["file"])) for spec in entry["inputs"]]
-
-
-def _assert_close(out: Tensor, folder: Path, spec: dict[str, Any]) -> None:
-    expected = np.load(folder / spec["file"])
-    assert tuple(out.shape) == tuple(expected.shape) == tuple(spec["shape"])
-    diff = float(np.abs(out.numpy() - expected).max())
-    assert diff <= spec["tolerance"]["max_abs_diff"], f"{spec['file']}: max abs diff {diff}"
-
-
-def _run(net: nn.Module, folder: Path, entry: dict[str, Any]) -> Tensor:
-    with torch.no_grad():
-        return net.eval()(*_inputs(folder, entry))
-
-
 def _manifest_layout(entry: dict[str, Any]) -> list[tuple[str, list[int]]]:
     return [(key, shape) for key, shape, _dtype in entry["state_dict"]["keys"]]
 
@@ -142,39 +128,34 @@ def test_every_sr_fixture_is_covered(manifest: dict[str, Any]) -> None:
     assert {(entry["id"], v["id"]) for entry in sr for v in entry["variants"]} == set(VARIANTS)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fixture_file_matches_manifest_hash(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
-    assert sha256(folder / spec["state_dict"]["file"]) == spec["state_dict"]["sha256"]
+    assert_checkpoint_hash(manifest, case)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_reference_checkpoint_loads_strictly_and_reproduces_output(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
+    folder, entry, spec = case_spec(manifest, case)
     net = _build(entry)
-    state = _to_ours(entry, REMAPS[spec["remap"]](_load_file(folder, spec)))
+    state = _to_ours(entry, REMAPS[spec["remap"]](load_state(folder, spec)))
     net.load_state_dict(state, strict=True)
 
     reference = dict(_manifest_layout(entry))
     ours = [(key, list(tensor.shape)) for key, tensor in net.state_dict().items()]
     assert ours == list(_to_ours(entry, reference).items())
-    _assert_close(_run(net, folder, entry), folder, entry["outputs"][0])
+    assert_matches(run_fixture(net, folder, entry), folder, entry["outputs"][0])
 
 
 def test_old_esrgan_layout_maps_onto_the_current_one(manifest: dict[str, Any]) -> None:
     """The remap alone, key by key: same names in the same order, and the same tensors."""
     folder = fixture_dir()
     entry = fixture_entry(manifest, "esrgan_rrdbnet")
-    legacy = _load_file(folder, variant_entry(entry, "esrgan_rrdbnet_legacy_keys"))
-    current = _load_file(folder, entry)
+    legacy = load_state(folder, variant_entry(entry, "esrgan_rrdbnet_legacy_keys"))
+    current = load_state(folder, entry)
 
     mapped = esrgan_old_to_new(legacy)
 
@@ -187,7 +168,7 @@ def test_module_prefix_is_stripped_before_the_old_layout_is_mapped(
 ) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, "esrgan_rrdbnet")
-    legacy = _load_file(folder, variant_entry(entry, "esrgan_rrdbnet_legacy_keys"))
+    legacy = load_state(folder, variant_entry(entry, "esrgan_rrdbnet_legacy_keys"))
     wrapped = {f"module.{key}": value for key, value in legacy.items()}
     assert list(esrgan_old_to_new(wrapped)) == [key for key, _ in _manifest_layout(entry)]
 
@@ -202,8 +183,8 @@ def test_esrgan_names_are_basicsr_names_renamed(manifest: dict[str, Any]) -> Non
 def test_params_ema_container_holds_the_bare_weights(manifest: dict[str, Any]) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, "basicsr_rrdbnet_x2")
-    bare = _load_file(folder, entry)
-    unwrapped = basicsr_unwrap(_load_file(folder, variant_entry(entry, VARIANTS[1][1])))
+    bare = load_state(folder, entry)
+    unwrapped = basicsr_unwrap(load_state(folder, variant_entry(entry, VARIANTS[1][1])))
     assert list(unwrapped) == list(bare)
     assert all(torch.equal(unwrapped[key], bare[key]) for key in bare)
 
@@ -214,26 +195,24 @@ def test_config_builders_load_the_reference_files(manifest: dict[str, Any]) -> N
     for fixture_id in GENERATORS:
         entry = fixture_entry(manifest, fixture_id)
         generator = build_generator(SRConfig(**_expected_config(entry)))
-        generator.load_state_dict(_to_ours(entry, _load_file(folder, entry)), strict=True)
-        _assert_close(_run(generator, folder, entry), folder, entry["outputs"][0])
+        generator.load_state_dict(_to_ours(entry, load_state(folder, entry)), strict=True)
+        assert_matches(run_fixture(generator, folder, entry), folder, entry["outputs"][0])
 
     entry = fixture_entry(manifest, "basicsr_vgg_discriminator")
     args = entry["class_args"]
     discriminator = build_discriminator(
         SRConfig(num_out_ch=args["num_in_ch"], num_feat_D=args["num_feat"], image_size=128)
     )
-    discriminator.load_state_dict(_load_file(folder, entry), strict=True)
-    _assert_close(_run(discriminator, folder, entry), folder, entry["outputs"][0])
+    discriminator.load_state_dict(load_state(folder, entry), strict=True)
+    assert_matches(run_fixture(discriminator, folder, entry), folder, entry["outputs"][0])
 
 
-@pytest.mark.parametrize("case", GENERATOR_CASES, ids=_case_id)
+@pytest.mark.parametrize("case", GENERATOR_CASES, ids=case_id)
 def test_importer_recovers_settings_and_reproduces_output(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
-    checkpoint = _load_file(folder, spec)
+    folder, entry, spec = case_spec(manifest, case)
+    checkpoint = load_state(folder, spec)
 
     imported = IMPORTERS[_source(entry)]().load(checkpoint)
 
@@ -245,18 +224,16 @@ def test_importer_recovers_settings_and_reproduces_output(
     assert f"×{expected['scale']}" in imported.description
     assert ("'params_ema'" in imported.description) == (case[1] == VARIANTS[1][1])
     assert list(imported.nets) == ["G"]
-    _assert_close(_run(imported.nets["G"], folder, entry), folder, entry["outputs"][0])
+    assert_matches(run_fixture(imported.nets["G"], folder, entry), folder, entry["outputs"][0])
 
 
-@pytest.mark.parametrize("case", GENERATOR_CASES, ids=_case_id)
+@pytest.mark.parametrize("case", GENERATOR_CASES, ids=case_id)
 def test_the_other_importer_declines(
     manifest: dict[str, Any], case: tuple[str, str | None]
 ) -> None:
-    folder = fixture_dir()
-    entry = fixture_entry(manifest, case[0])
-    spec = entry if case[1] is None else variant_entry(entry, case[1])
+    folder, entry, spec = case_spec(manifest, case)
     other = BasicSRImporter if _source(entry) == "esrgan" else ESRGANImporter
-    assert other().load(_load_file(folder, spec)) is None
+    assert other().load(load_state(folder, spec)) is None
 
 
 def test_importers_decline_other_reference_files(manifest: dict[str, Any]) -> None:
@@ -269,7 +246,7 @@ def test_importers_decline_other_reference_files(manifest: dict[str, Any]) -> No
         for spec in [entry, *entry["variants"]]:
             if spec["id"] in generator_files:
                 continue
-            checkpoint = _load_file(folder, spec)
+            checkpoint = load_state(folder, spec)
             for importer in IMPORTERS.values():
                 assert importer().load(checkpoint) is None, spec["id"]
             checked += 1
@@ -279,25 +256,25 @@ def test_importers_decline_other_reference_files(manifest: dict[str, Any]) -> No
 def test_importer_prefers_params_ema_over_params(manifest: dict[str, Any]) -> None:
     folder = fixture_dir()
     entry = fixture_entry(manifest, "basicsr_rrdbnet_x2")
-    real = _load_file(folder, entry)
+    real = load_state(folder, entry)
     stale = {key: torch.zeros_like(value) for key, value in real.items()}
 
     imported = BasicSRImporter().load({"params": stale, "params_ema": real})
     assert imported is not None
     assert "'params_ema'" in imported.description
-    _assert_close(_run(imported.nets["G"], folder, entry), folder, entry["outputs"][0])
+    assert_matches(run_fixture(imported.nets["G"], folder, entry), folder, entry["outputs"][0])
 
     only_params = BasicSRImporter().load({"params": {f"module.{k}": v for k, v in real.items()}})
     assert only_params is not None
     assert "'params'" in only_params.description
-    _assert_close(_run(only_params.nets["G"], folder, entry), folder, entry["outputs"][0])
+    assert_matches(run_fixture(only_params.nets["G"], folder, entry), folder, entry["outputs"][0])
 
 
 def test_importer_converts_half_precision_files(manifest: dict[str, Any]) -> None:
     """Community ESRGAN models are often saved in fp16; training and export need fp32."""
     folder = fixture_dir()
     entry = fixture_entry(manifest, "esrgan_rrdbnet")
-    half = {key: value.half() for key, value in _load_file(folder, entry).items()}
+    half = {key: value.half() for key, value in load_state(folder, entry).items()}
     imported = ESRGANImporter().load(half)
     assert imported is not None
     assert {p.dtype for p in imported.nets["G"].parameters()} == {torch.float32}
