@@ -30,7 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from runtime_networks import RRDBNet, export, fitted_models, mosaic, rrdb_info
+from _photos import mosaic
+from runtime_networks import RRDBNet, export, fitted_models, rrdb_info
 
 from imagexform.runtime import load_model, memory
 from imagexform.runtime.tiling import plan_axis
@@ -41,7 +42,7 @@ CHILD = textwrap.dedent(
     import json, resource, sys, time
     import numpy as np
     sys.path.insert(0, sys.argv[5])
-    from runtime_networks import mosaic
+    from _photos import mosaic
     from imagexform.runtime import load_model
     model = load_model(sys.argv[1])
     height, width, tile = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -59,6 +60,7 @@ CHILD = textwrap.dedent(
         "seconds": round(seconds, 1),
         "rss_after_load_gib": round(loaded / 2**20, 2),
         "peak_rss_gib": round(peak / 2**20, 2),
+        "torch_loaded": "torch" in sys.modules,
     }))
     """
 )

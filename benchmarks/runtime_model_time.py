@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from runtime_networks import RRDBNet, export, interleaved, mosaic, rrdb_info, unet_info
+from _photos import mosaic
+from runtime_networks import RRDBNet, export, interleaved, rrdb_info, unet_info
 
 from imagexform.runtime import load_model
 from imagexform_pix2pix.config import Pix2PixConfig

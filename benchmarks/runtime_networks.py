@@ -10,22 +10,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
+from _photos import photos
 from torch import nn
 
 from imagexform.family import IOSpec, TileHints
-from imagexform.io.images import read_image, to_rgb
 from imagexform.modelinfo import IMAGE_INPUT, METADATA_KEY, OUTPUT, ModelInfo
 from imagexform_pix2pix.config import Pix2PixConfig
 from imagexform_pix2pix.networks import build_generator
 from imagexform_sr.networks import RRDBNet as SRRRDBNet
 
-ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = sorted((ROOT / "assets" / "photos").glob("*.*"))
 MAX_IR_VERSION = 10
 
 
@@ -75,25 +72,6 @@ def export(net: nn.Module, path: Path, info: ModelInfo, example: int) -> Path:
     model.metadata_props.add(key=METADATA_KEY, value=info.to_json())
     onnx.save(model, str(path))
     return path
-
-
-def photos(count: int | None = None) -> list[np.ndarray]:
-    """The sample photos as RGB (``camera.png`` is gray)."""
-    return [to_rgb(read_image(path)) for path in PHOTOS[:count]]
-
-
-def mosaic(size: tuple[int, int]) -> np.ndarray:
-    """A ``size`` (height, width) picture tiled from the sample photos at their own scale, so
-    it has real photographic detail everywhere."""
-    height, width = size
-    tiles = [cv2.resize(p, (512, 512), interpolation=cv2.INTER_AREA) for p in photos()]
-    rows = -(-height // 512)
-    columns = -(-width // 512)
-    grid = [
-        np.hstack([tiles[(r * columns + c) % len(tiles)] for c in range(columns)])
-        for r in range(rows)
-    ]
-    return np.ascontiguousarray(np.vstack(grid)[:height, :width])
 
 
 def _random_crops(images: list[np.ndarray], size: int, count: int, rng) -> torch.Tensor:
@@ -172,8 +150,3 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> di
         name: {"median_s": round(statistics.median(t), 4), "min_s": round(min(t), 4)}
         for name, t in times.items()
     }
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return round(10 * np.log10(peak * peak / mse), 2) if mse else float("inf")

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from _photos import photos, psnr
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization.shape_inference import quant_pre_process
-from runtime_networks import fitted_models, interleaved, photos, psnr
+from runtime_networks import fitted_models, interleaved
 
 from imagexform.runtime import load_model, processing
 from imagexform.runtime.model import RuntimeModel

@@ -2,7 +2,8 @@
 
 Compares, in one run and on the same networks and inputs:
 - ``plain``: the reference's loop written plainly in PyTorch (forward G, D step, G step);
-- ``step``: our Pix2PixStep through the core TrainContext (what the trainer calls per step);
+- ``step``: our Pix2PixStep through the core TrainContext (what the trainer calls per step),
+  in fp32 like the plain loop, so the ratio is the cost of our framework alone;
 - ``trainer``: the whole core Trainer loop, data loading and augmentation included, on
   generated 256x256 pairs, per step after a warm-up.
 Prints JSON with medians and ratios (plain / ours: above 1 means ours is faster).
@@ -22,10 +23,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _timing import interleaved_medians
+from _timing import core_step_timer, interleaved_medians
 
-from imagexform.train.context import TrainContext
-from imagexform.train.device import choose_precision
 from imagexform.train.trainer import Trainer
 from imagexform_pix2pix.config import Pix2PixConfig
 from imagexform_pix2pix.family import Pix2PixFamily
@@ -60,17 +59,6 @@ def plain_step_timer(config: Pix2PixConfig, real_a: torch.Tensor, real_b: torch.
         opt_g.step()
 
     return step
-
-
-def our_step_timer(config: Pix2PixConfig, real_a: torch.Tensor, real_b: torch.Tensor):
-    torch.manual_seed(0)
-    family = Pix2PixFamily()
-    device = torch.device("cpu")
-    context = TrainContext(device, choose_precision(device, "auto", True), 0.0, config.steps)
-    nets = family.build(config)
-    step_fn = family.train_step(config, nets, context)
-    batch = {"A": real_a, "B": real_b}
-    return lambda: step_fn(context.to_device(batch))
 
 
 def trainer_seconds_per_step(config: Pix2PixConfig, repeats: int) -> float:
@@ -121,7 +109,7 @@ def main() -> None:
     medians = interleaved_medians(
         {
             "plain": plain_step_timer(config, real_a, real_b),
-            "ours": our_step_timer(config, real_a, real_b),
+            "ours": core_step_timer(Pix2PixFamily(), config, {"A": real_a, "B": real_b}, "fp32"),
         },
         args.repeats,
     )

@@ -144,7 +144,10 @@ def train(
     file_values = load_toml(config_file) if config_file else {}
 
     from imagexform.train.checkpoint import find_checkpoint, load_checkpoint
+    from imagexform.train.distributed import World
     from imagexform.train.trainer import Trainer
+
+    world = World.from_environment()  # under torchrun, only rank 0 speaks
 
     checkpoint = None
     if run_dir.exists() and find_checkpoint(run_dir) is not None:
@@ -154,7 +157,8 @@ def train(
     if checkpoint is not None:
         base = apply_values(family.config_class(), checkpoint.meta["config"])
         data = data or Path(checkpoint.meta["data_root"])
-        click.echo(f"resuming {checkpoint.path} at step {checkpoint.step}", err=True)
+        if world.is_main:
+            click.echo(f"resuming {checkpoint.path} at step {checkpoint.step}", err=True)
     else:
         base = family.config_class()
     config = apply_text(apply_values(base, file_values), overrides)
@@ -174,19 +178,25 @@ def train(
                 device=device,
                 plugin={"name": owner.name, "version": owner.version},
                 resume=checkpoint,
+                world=world,
             )
         finally:
-            for warning in caught:
+            for warning in caught if world.is_main else ():
                 click.echo(f"warning: {warning.message}", err=True)
     try:
         result = trainer.run()
     except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted at step {trainer.step}; checkpoint saved. Resume with: "
-            f"imagexform train {family.name} --out {run_dir}",
-            err=True,
-        )
+        if trainer.is_main:
+            click.echo(
+                f"\ninterrupted at step {trainer.step}; checkpoint saved. Resume with: "
+                f"imagexform train {family.name} --out {run_dir}",
+                err=True,
+            )
         sys.exit(130)
+    finally:
+        trainer.world.leave()
+    if not trainer.is_main:
+        return
     click.echo(f"finished at step {result.step}")
     if result.checkpoint:
         click.echo(f"checkpoint: {result.checkpoint}")

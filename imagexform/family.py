@@ -55,10 +55,14 @@ class TrainConfig:
     early_stop_mode: Literal["min", "max"] = "max"
     early_stop_patience: int = 5  # validations without improvement before stopping
     num_workers: int = 0  # DataLoader worker processes
-    # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is missing), fp32 on CPU;
-    # bf16 also on CPU, where AMX/AVX512-BF16 make it several times faster than fp32
+    # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is missing) and on CPUs
+    # with native bf16 (AVX512-BF16/AMX), fp32 elsewhere
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    channels_last: bool = True  # channels_last memory format on CUDA
+    channels_last: bool = True  # channels_last memory format wherever autocast runs
+    # torch.compile the networks the step runs: minutes of compiling first, faster steps after
+    compile: bool = False
+    # under torchrun on CUDA: BatchNorm statistics over the global batch, not each GPU's share
+    sync_batchnorm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

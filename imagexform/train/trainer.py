@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import imagexform
-from imagexform.data.sampling import ResumableSampler
+from imagexform.data.sampling import ResumableSampler, derive_seed
 from imagexform.errors import CheckpointError, ConfigError, DataError
 from imagexform.family import Family, TrainConfig, TrainStep
 from imagexform.train.checkpoint import (
@@ -33,8 +33,9 @@ from imagexform.train.checkpoint import (
     mismatch_summary,
     save_checkpoint,
 )
-from imagexform.train.context import TrainContext
+from imagexform.train.context import TrainContext, load_optimizer_state
 from imagexform.train.device import choose_precision, resolve_device
+from imagexform.train.distributed import World, broadcast_buffers, broadcast_state, sync_batchnorm
 from imagexform.train.ema import WeightAverage
 from imagexform.train.interrupts import deferred_stop_requests
 from imagexform.train.reporting import Reporter, image_grid
@@ -121,6 +122,7 @@ class Trainer:
         device: str = "auto",
         plugin: dict[str, Any] | None = None,
         resume: Checkpoint | None = None,
+        world: World | None = None,
     ) -> None:
         self.family = family
         self.config = config
@@ -128,9 +130,10 @@ class Trainer:
         self.run_dir = run_dir
         self.plugin = plugin or {}
         self.resume = resume
-        self.is_main = True  # the process that logs and saves; DDP sets it per rank
+        self.world = world or World.from_environment()
+        self.is_main = self.world.is_main  # the process that logs, validates and saves
         _check_config(config)
-        self.device = resolve_device(device)
+        self.device = self.world.join(resolve_device(device))
         self.precision = choose_precision(self.device, config.precision, config.channels_last)
 
         seed_everything(config.seed)
@@ -144,9 +147,22 @@ class Trainer:
                 f"{data_root} has no val/ folder"
             )
 
-        self.context = TrainContext(self.device, self.precision, config.grad_clip, config.steps)
-        self.nets = {name: self.context.prepare(net) for name, net in family.build(config).items()}
-        self.step_fn: TrainStep = family.train_step(config, self.nets, self.context)
+        self.context = TrainContext(
+            self.device, self.precision, config.grad_clip, config.steps, self.world
+        )
+        nets = family.build(config)
+        if config.sync_batchnorm and self.world.distributed:
+            nets = sync_batchnorm(nets, self.device)
+        self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
+        broadcast_state(self.nets, self.world)
+        # Compiled wrappers share the parameters; state is saved from the plain modules so
+        # checkpoint keys never carry torch.compile's "_orig_mod." prefix.
+        stepped = (
+            {name: torch.compile(net) for name, net in self.nets.items()}
+            if config.compile
+            else self.nets
+        )
+        self.step_fn: TrainStep = family.train_step(config, stepped, self.context)
         self.optimizers = self.step_fn.optimizers()
         self.ema = (
             WeightAverage({n: self.nets[n] for n in family.ema_nets}, config.ema_decay)
@@ -162,6 +178,9 @@ class Trainer:
             self._restore(resume)
         elif config.init_from:
             self._initialise_from(Path(config.init_from))
+        if self.world.distributed:
+            # Rank-specific randomness (dropout, noise) from here; weights stay rank 0's.
+            seed_everything(derive_seed("rank", config.seed, self.world.rank, self.step))
 
     # --- state -------------------------------------------------------------------------
     def _restore(self, checkpoint: Checkpoint) -> None:
@@ -175,7 +194,7 @@ class Trainer:
             self.ema.load_state_dicts({n: self.nets[n].state_dict() for n in self.ema.nets})
         state = checkpoint.state
         for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
+            load_optimizer_state(optimizer, state["optimizers"][name])
         self.context.scaler.load_state_dict(state["scaler"])
         self.early_stopping.load_state_dict(state["early_stopping"])
         restore_rng(state["rng"])
@@ -240,12 +259,16 @@ class Trainer:
 
     @property
     def epoch(self) -> int:
-        return self.step * self.config.batch_size // len(self.train_data)
+        return self.step * self.config.batch_size * self.world.size // len(self.train_data)
 
     # --- loop --------------------------------------------------------------------------
     def _batches(self) -> Iterator[dict[str, Any]]:
         sampler = ResumableSampler(
-            len(self.train_data), self.config.seed, start=self.step * self.config.batch_size
+            len(self.train_data),
+            self.config.seed,
+            start=self.step * self.config.batch_size,
+            rank=self.world.rank,
+            world_size=self.world.size,
         )
         loader = DataLoader(
             self.train_data,
@@ -291,6 +314,7 @@ class Trainer:
                 self._set_mode(True)
                 metrics = self.step_fn(self.context.to_device(next(batches)))
                 _check_finite(metrics, self.step + 1)
+                broadcast_buffers(self.nets, self.world)
                 if self.ema is not None:
                     self.ema.update(self.nets)
                 self.step += 1
@@ -298,18 +322,20 @@ class Trainer:
                     reporter.step(self.step, metrics, factor)
                 if reporter and _due(self.step, config.sample_every, config.steps):
                     samples = reporter.samples(self.step, self._grid(sample_items))
-                if self.val_data is not None and _due(self.step, config.val_every, config.steps):
+                if (
+                    self.is_main
+                    and self.val_data is not None
+                    and _due(self.step, config.val_every, config.steps)
+                ):
                     validation = self.validate()
                     if reporter:
                         reporter.scalars(self.step, validation)
                     stopped_early = self.early_stopping.should_stop(validation)
-                if (
-                    stopped_early
-                    or stop.is_set()
-                    or _due(self.step, config.save_every, config.steps)
-                ):
+                stopped_early = self.world.any(stopped_early, self.device)
+                stopping = self.world.any(stop.is_set(), self.device)
+                if stopped_early or stopping or _due(self.step, config.save_every, config.steps):
                     checkpoint = self.save()
-                if stop.is_set():
+                if stopping:
                     raise KeyboardInterrupt
                 if stopped_early:
                     if reporter:
@@ -329,7 +355,8 @@ class Trainer:
             summary += f", {len(self.val_data)} validation samples"
         dtype = self.precision.autocast_dtype
         precision = "fp32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
-        return f"{summary}; device {self.device}, {precision}"
+        processes = f", {self.world.size} processes" if self.world.distributed else ""
+        return f"{summary}; device {self.device}, {precision}{processes}"
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

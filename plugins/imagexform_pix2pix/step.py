@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Adam, Optimizer
+from torch.optim import Optimizer
 
 from imagexform.family import TrainStep
 from imagexform.losses.adversarial import AdversarialLoss, add_instance_noise, gradient_penalty
@@ -33,8 +33,8 @@ class Pix2PixStep(TrainStep):
         self.adversarial = AdversarialLoss(config.gan_mode, config.label_smoothing)
         betas = (config.beta1, config.beta2)
         self._optimizers = {
-            "G": Adam(self.G.parameters(), lr=config.lr, betas=betas),
-            "D": Adam(self.D.parameters(), lr=config.lr, betas=betas),
+            "G": context.adam(self.G.parameters(), config.lr, betas),
+            "D": context.adam(self.D.parameters(), config.lr, betas),
         }
 
     def optimizers(self) -> dict[str, Optimizer]:

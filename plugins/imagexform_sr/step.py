@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Adam, Optimizer
+from torch.optim import Optimizer
 
 from imagexform.family import TrainStep
 from imagexform.losses.adversarial import AdversarialLoss
@@ -40,9 +40,9 @@ class SuperResolutionStep(TrainStep):
             self.perceptual.to(context.device)
         self.adversarial = AdversarialLoss(config.gan_mode)
         betas = (config.beta1, config.beta2)
-        self._optimizers = {"G": Adam(self.G.parameters(), lr=config.lr, betas=betas)}
+        self._optimizers = {"G": context.adam(self.G.parameters(), config.lr, betas)}
         if self.D is not None:
-            self._optimizers["D"] = Adam(self.D.parameters(), lr=config.lr_D, betas=betas)
+            self._optimizers["D"] = context.adam(self.D.parameters(), config.lr_D, betas)
 
     def optimizers(self) -> dict[str, Optimizer]:
         return self._optimizers
