@@ -261,9 +261,9 @@ def ddp_part(work: Path) -> dict[str, Any]:
     per_step: dict[int, float] = {1: float("inf"), 2: float("inf")}
     for attempt in range(2):
         for processes in (1, 2):
-            short = seconds(10, processes, work / f"short{processes}_{attempt}")
-            long = seconds(60, processes, work / f"long{processes}_{attempt}")
-            per_step[processes] = min(per_step[processes], (long - short) / 50)
+            short = seconds(20, processes, work / f"short{processes}_{attempt}")
+            long = seconds(220, processes, work / f"long{processes}_{attempt}")
+            per_step[processes] = min(per_step[processes], (long - short) / 200)
     report: dict[str, Any] = {
         f"{processes}_process": {
             "s_per_step": round(seconds_per_step, 3),
