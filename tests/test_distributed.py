@@ -21,6 +21,8 @@ import pytest
 import torch
 
 from imagexform.data.sampling import ResumableSampler
+from imagexform.errors import ConfigError
+from imagexform.train.distributed import sync_batchnorm
 from imagexform.train.restore import load_trained
 
 PIX2PIX = [
@@ -161,3 +163,12 @@ def test_an_interrupted_two_process_run_saves_once_and_resumes(make_pairs, tmp_p
     assert f"resuming {run / 'checkpoints' / f'step_{step:08d}'}" in resumed.stderr
     assert f"finished at step {step + 2}" in resumed.stdout
     assert all(torch.isfinite(output).all() for output in outputs(run).values())
+
+
+def test_sync_batchnorm_converts_on_cuda_and_refuses_the_cpu():
+    nets = {"G": torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))}
+    with pytest.raises(ConfigError, match="sync_batchnorm needs CUDA"):
+        sync_batchnorm(nets, torch.device("cpu"))
+    if torch.cuda.is_available():
+        converted = sync_batchnorm(nets, torch.device("cuda"))
+        assert isinstance(converted["G"][1], torch.nn.SyncBatchNorm)
