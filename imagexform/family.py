@@ -39,7 +39,9 @@ class TrainConfig:
     lr: float = 2e-4
     seed: int = 0
     init_from: str = ""  # run or checkpoint whose weights start the networks of the same name
-    lr_schedule: Literal["constant", "linear", "cosine", "step"] = "linear"
+    # linear: constant, then linear decay to zero, step by step; linear_epochs: the same held
+    # constant within each epoch, exactly as the reference pix2pix/CycleGAN code decays it
+    lr_schedule: Literal["constant", "linear", "linear_epochs", "cosine", "step"] = "linear"
     lr_decay_start: float = 0.5  # linear/cosine: fraction of steps at full LR before decay
     lr_step_every: int = 1000  # step schedule: multiply the LR by lr_gamma every this many steps
     lr_gamma: float = 0.5
@@ -202,3 +204,9 @@ class Family(ABC):
     def importers(self) -> list[Importer]:
         """Importers for this family's foreign checkpoints; none by default."""
         return []
+
+    def variants(self, config: TrainConfig) -> dict[str, str]:
+        """Named alternative exports, each the network it exports on its own, for families
+        that train several usable models at once (CycleGAN: ``{"A2B": "G_A", "B2A": "G_B"}``).
+        Empty by default: the family exports :meth:`inference_module` alone."""
+        return {}

@@ -33,6 +33,7 @@ class ModelInfo:
     tile: TileHints = field(default_factory=TileHints)
     precision: str = "fp32"
     provenance: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -73,6 +74,7 @@ class ModelInfo:
                 tile=TileHints(**raw.get("tile", {})),
                 precision=str(raw.get("precision", "fp32")),
                 provenance=dict(raw.get("provenance", {})),
+                variant=str(raw.get("variant", "")),
                 schema_version=version,
             )
         except UserError:

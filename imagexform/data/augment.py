@@ -1,4 +1,4 @@
-"""Augmentation for image pairs.
+"""Augmentation for single images and image pairs.
 
 The two images of a pair must get the very same geometry or the model learns misaligned
 targets, so they are stacked along channels and transformed once. Random parameters come from
@@ -28,9 +28,19 @@ def _resize_square(pair: Tensor, size: int) -> Tensor:
 def augment_pair(
     a: Tensor, b: Tensor, *, load_size: int, crop_size: int, flip: bool, seed: int
 ) -> tuple[Tensor, Tensor]:
-    """Resize both C×H×W images to ``load_size`` square (aspect is not kept, as in the
-    reference implementation), crop the same random ``crop_size`` window from each and flip
-    both horizontally half of the time."""
+    """:func:`augment_image` applied identically to both C×H×W images."""
+    pair = augment_image(
+        torch.cat([a, b]), load_size=load_size, crop_size=crop_size, flip=flip, seed=seed
+    )
+    return pair[: a.shape[0]].contiguous(), pair[a.shape[0] :].contiguous()
+
+
+def augment_image(
+    image: Tensor, *, load_size: int, crop_size: int, flip: bool, seed: int
+) -> Tensor:
+    """Resize a C×H×W image to ``load_size`` square (aspect is not kept, as in the reference
+    implementation), crop a random ``crop_size`` window and flip it horizontally half of the
+    time."""
     if load_size < crop_size:
         raise ValueError(f"load_size {load_size} is smaller than crop_size {crop_size}")
     generator = torch.Generator()
@@ -38,16 +48,20 @@ def augment_pair(
     # Draw every parameter whatever the options, so enabling flip does not move the crops.
     top, left = torch.randint(0, load_size - crop_size + 1, (2,), generator=generator).tolist()
     mirror = bool(torch.rand((), generator=generator) < 0.5)
-    pair = _resize_square(torch.cat([a, b]).unsqueeze(0), load_size)
-    pair = pair[:, :, top : top + crop_size, left : left + crop_size]
+    batch = _resize_square(image.unsqueeze(0), load_size)
+    batch = batch[:, :, top : top + crop_size, left : left + crop_size]
     if flip and mirror:
-        pair = hflip(pair)
-    pair = pair.squeeze(0)
-    return pair[: a.shape[0]].contiguous(), pair[a.shape[0] :].contiguous()
+        batch = hflip(batch)
+    return batch.squeeze(0).contiguous()
 
 
 def resize_pair(a: Tensor, b: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """:func:`resize_image` of both images."""
+    pair = resize_image(torch.cat([a, b]), size)
+    return pair[: a.shape[0]].contiguous(), pair[a.shape[0] :].contiguous()
+
+
+def resize_image(image: Tensor, size: int) -> Tensor:
     """The evaluation transform: the whole picture at the training crop size, no randomness,
     so validation metrics are comparable from one run to the next."""
-    pair = _resize_square(torch.cat([a, b]).unsqueeze(0), size).squeeze(0)
-    return pair[: a.shape[0]].contiguous(), pair[a.shape[0] :].contiguous()
+    return _resize_square(image.unsqueeze(0), size).squeeze(0).contiguous()

@@ -114,7 +114,7 @@ class PairedDataset(Dataset[dict[str, Any]]):
         self.input_nc = input_nc
         self.output_nc = output_nc
         if source.layout == "aligned":
-            files = _images_in(source.a_dir)
+            files = images_in(source.a_dir)
             candidates = [(path, path) for path in files]
         else:
             candidates = _match_by_stem(source.a_dir, source.b_dir)
@@ -135,8 +135,8 @@ class PairedDataset(Dataset[dict[str, Any]]):
         if self.direction == "BtoA":
             a, b = b, a
             a_path, b_path = b_path, a_path
-        a_tensor = _to_tensor(a, self.input_nc)
-        b_tensor = _to_tensor(b, self.output_nc)
+        a_tensor = to_tensor(a, self.input_nc)
+        b_tensor = to_tensor(b, self.output_nc)
         if self.train:
             if seed is None:
                 seed = int(torch.randint(0, 2**63 - 1, ()))
@@ -162,7 +162,7 @@ def paired_dataset_or_none(root: PathLike, split: str, **options: Any) -> Paired
     return PairedDataset(root, split, **options)
 
 
-def _to_tensor(image: np.ndarray, channels: int) -> Tensor:
+def to_tensor(image: np.ndarray, channels: int) -> Tensor:
     converted = to_rgb(image) if channels == 3 else to_gray(image)
     return torch.from_numpy(to_float(converted)).permute(2, 0, 1).contiguous()
 
@@ -218,14 +218,14 @@ def _missing_split_message(root: Path, split: str) -> str:
     )
 
 
-def _images_in(folder: Path) -> list[Path]:
+def images_in(folder: Path) -> list[Path]:
     images = list_images(folder)
     if not images:
-        raise DataError(f"{display_path(folder)}: holds no images ({_describe_contents(folder)})")
+        raise DataError(f"{display_path(folder)}: holds no images ({describe_contents(folder)})")
     return images
 
 
-def _describe_contents(folder: Path) -> str:
+def describe_contents(folder: Path) -> str:
     """What a folder holds instead of images, since the fix depends on it: a wrong level
     (only sub-folders), the wrong folder (documents), or an unsupported format."""
     files: list[str] = []
@@ -280,7 +280,7 @@ def _match_by_stem(a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
 
 def _by_stem(folder: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
-    for path in _images_in(folder):
+    for path in images_in(folder):
         other = files.setdefault(path.stem, path)
         if other != path:
             raise DataError(
@@ -291,7 +291,7 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     return files
 
 
-def _probe(path: Path) -> tuple[int, int] | ImageReadError:
+def probe_image(path: Path) -> tuple[int, int] | ImageReadError:
     try:
         return read_image(path).shape[:2]
     except ImageReadError as error:
@@ -306,7 +306,7 @@ def _check_pairs(
     does not grow with the dataset."""
     files = sorted({path for pair in candidates for path in pair})
     with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-        probed = dict(zip(files, pool.map(_probe, files), strict=True))
+        probed = dict(zip(files, pool.map(probe_image, files), strict=True))
 
     pairs: list[tuple[Path, Path]] = []
     skipped: list[tuple[Path, str]] = []

@@ -45,9 +45,10 @@ from imagexform.data.paired import (
     _PROBE_THREADS,
     SkippedImageWarning,
     _by_stem,
-    _images_in,
     _listing,
     _split_dirs,
+    images_in,
+    probe_image,
 )
 from imagexform.errors import ConfigError, DataError
 from imagexform.imaging import imresize
@@ -141,7 +142,7 @@ class SuperResDataset(Dataset[dict[str, Any]]):
         self.degradation_settings = degradation_settings or RealESRGANDegradation()
         if source.lr_dir is None:
             candidates: list[tuple[Path, Path | None]] = [
-                (path, None) for path in _images_in(source.hr_dir)
+                (path, None) for path in images_in(source.hr_dir)
             ]
         else:
             candidates = _match_lr(source.hr_dir, source.lr_dir, scale)
@@ -218,7 +219,7 @@ class SuperResDataset(Dataset[dict[str, Any]]):
         each); refuse LR files of the wrong size and a dataset with nothing left."""
         files = sorted({path for pair in candidates for path in pair if path is not None})
         with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-            probed = dict(zip(files, pool.map(_probe, files), strict=True))
+            probed = dict(zip(files, pool.map(probe_image, files), strict=True))
 
         items: list[tuple[Path, Path | None]] = []
         skipped: list[tuple[Path, str]] = []
@@ -309,13 +310,6 @@ def _random_corner(
     top = int(torch.randint(0, shape[0] - size + 1, (), generator=generator))
     left = int(torch.randint(0, shape[1] - size + 1, (), generator=generator))
     return top, left
-
-
-def _probe(path: Path) -> tuple[int, int] | ImageReadError:
-    try:
-        return read_image(path).shape[:2]
-    except ImageReadError as error:
-        return error
 
 
 def _locate(root: Path, split: str, scale: int) -> _Source | None:

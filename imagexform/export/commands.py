@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from imagexform.errors import UserError
+
 if TYPE_CHECKING:
     from imagexform.export.modelfile import ModelFile, TensorDescription
     from imagexform.export.onnx_export import ExportReport
@@ -68,6 +70,13 @@ def _print_report(report: ExportReport) -> None:
     help="Export this network (e.g. D, G_B) instead of the family's inference module.",
 )
 @click.option(
+    "--variant",
+    default=None,
+    metavar="NAME",
+    help="Export one of the family's variants (CycleGAN: A2B or B2A); 'all' writes each to "
+    "OUTPUT's name with -NAME added.",
+)
+@click.option(
     "--ema/--no-ema",
     default=True,
     show_default=True,
@@ -79,6 +88,7 @@ def export_command(
     source: Path,
     output: Path,
     net: str | None,
+    variant: str | None,
     ema: bool,
     fp16: bool,
     tolerance: float | None,
@@ -87,10 +97,21 @@ def export_command(
 
     RUN_OR_CHECKPOINT is a run directory (its latest checkpoint) or one checkpoint directory.
     """
-    from imagexform.export.sources import export_checkpoint
+    from imagexform.export.sources import export_checkpoint, variant_names
 
-    report = export_checkpoint(source, output, net=net, use_ema=ema, fp16=fp16, tolerance=tolerance)
-    _print_report(report)
+    if net is not None and variant is not None:
+        raise UserError("--net and --variant choose the same thing; give one")
+    targets = {variant: output}
+    if variant == "all":
+        targets = {
+            name: output.with_name(f"{output.stem}-{name}{output.suffix}")
+            for name in variant_names(source)
+        }
+    for name, path in targets.items():
+        report = export_checkpoint(
+            source, path, net=net, variant=name, use_ema=ema, fp16=fp16, tolerance=tolerance
+        )
+        _print_report(report)
 
 
 @click.command("import")
@@ -194,7 +215,6 @@ def _tensor_lines(model: ModelFile) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw metadata JSON.")
 def models_info(model_path: Path, as_json: bool) -> None:
     """Show what a model file says about itself: family, inputs, conditions, tiling, origin."""
-    from imagexform.errors import UserError
     from imagexform.export.modelfile import inspect_model
     from imagexform.modelinfo import METADATA_KEY
 

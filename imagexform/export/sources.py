@@ -20,13 +20,14 @@ import torch
 from torch import nn
 
 import imagexform
+from imagexform.config import from_dict
 from imagexform.errors import UserError
 from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
 from imagexform.export.parity import base_edge
 from imagexform.family import IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
-from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS
+from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, load_checkpoint
 from imagexform.train.restore import load_trained
 
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
@@ -91,12 +92,14 @@ def export_checkpoint(
     output_path: Path | str,
     *,
     net: str | None = None,
+    variant: str | None = None,
     use_ema: bool = True,
     fp16: bool = False,
     tolerance: float | None = None,
     plugins: PluginHost | None = None,
 ) -> ExportReport:
-    """Export a run's (or one checkpoint's) family inference module, or network ``net``.
+    """Export a run's (or one checkpoint's) family inference module, network ``net``, or
+    one of the family's named ``variant`` exports.
 
     With ``use_ema`` the averaged weights replace the raw ones for every network that has
     them; the provenance says which did, and hashes the weight files that were read.
@@ -106,6 +109,14 @@ def export_checkpoint(
     family, config, checkpoint = trained.family, trained.config, trained.checkpoint
     family_io = family.io_spec(config)
     description = family.summary
+    if variant is not None:
+        variants = family.variants(config)
+        if variant not in variants:
+            offered = ", ".join(variants) or "none"
+            raise UserError(
+                f"{checkpoint.path}: {family.name} has no variant {variant!r} (variants: {offered})"
+            )
+        net = variants[variant]
     if net is None:
         module = family.inference_module(config, trained.nets)
         io = family_io
@@ -118,7 +129,7 @@ def export_checkpoint(
             )
         module = trained.nets[net]
         io, note = _net_io(module, family_io, net)
-        description = note or description
+        description = note if note and variant is None else description
         candidates = {net}
     ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
 
@@ -144,15 +155,27 @@ def export_checkpoint(
     info = ModelInfo(
         family=family.name,
         io=io,
-        title=f"{family.name} {name}{f' {net}' if net else ''} (step {checkpoint.step})",
+        title=f"{family.name} {name} {variant or net or ''}".rstrip()
+        + f" (step {checkpoint.step})",
         description=description,
         config=config.to_dict(),
         plugin=checkpoint.meta.get("plugin"),
         plugin_version=checkpoint.meta.get("plugin_version"),
         tile=family.tile_hints(config),
         provenance=provenance,
+        variant=variant or "",
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def variant_names(checkpoint_path: Path | str, plugins: PluginHost | None = None) -> list[str]:
+    """The variants a run's family exports (``--variant all``); a UserError when none."""
+    checkpoint = load_checkpoint(Path(checkpoint_path))
+    family = (plugins or host()).family(checkpoint.family)
+    names = list(family.variants(from_dict(family.config_class, checkpoint.meta["config"])))
+    if not names:
+        raise UserError(f"{checkpoint.path}: {family.name} models have no variants to export")
+    return names
 
 
 def _load_foreign(path: Path) -> Any:

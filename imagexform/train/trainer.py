@@ -258,8 +258,12 @@ class Trainer:
         )
 
     @property
+    def steps_per_epoch(self) -> float:
+        return len(self.train_data) / (self.config.batch_size * self.world.size)
+
+    @property
     def epoch(self) -> int:
-        return self.step * self.config.batch_size * self.world.size // len(self.train_data)
+        return int(self.step // self.steps_per_epoch)
 
     # --- loop --------------------------------------------------------------------------
     def _batches(self) -> Iterator[dict[str, Any]]:
@@ -310,7 +314,7 @@ class Trainer:
             batches = self._batches()
             while self.step < config.steps:
                 self.context.step = self.step
-                factor = apply_lr(self.optimizers, config, self.step)
+                factor = apply_lr(self.optimizers, config, self.step, self.steps_per_epoch)
                 self._set_mode(True)
                 metrics = self.step_fn(self.context.to_device(next(batches)))
                 _check_finite(metrics, self.step + 1)

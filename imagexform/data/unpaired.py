@@ -1,0 +1,135 @@
+"""Images from two domains that do not correspond one to one, the data CycleGAN trains on.
+
+The layout is the reference implementation's (junyanz): ``trainA/`` and ``trainB/`` under
+the data folder, optionally ``valA/ valB/`` and ``testA/ testB/`` (validation falls back to
+the test split). An item pairs the A image
+at its index with a B image drawn at random (from the sample's seed, so a resumed run draws
+the same ones), or at the same index with ``serial_batches``; each image gets its own random
+crop and flip.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from imagexform.data.augment import augment_image, default_load_size, resize_image
+from imagexform.data.paired import (
+    _PROBE_THREADS,
+    SkippedImageWarning,
+    images_in,
+    probe_image,
+    to_tensor,
+)
+from imagexform.data.sampling import derive_seed
+from imagexform.errors import ConfigError, DataError
+from imagexform.io.images import ImageReadError, PathLike, display_path, read_image
+
+
+class UnpairedDataset(Dataset[dict[str, Any]]):
+    """``{"A": image, "B": image, "A_path": str, "B_path": str}``, tensors C×H×W in [-1, 1].
+
+    Its length is that of the larger domain, as in the reference, so an epoch shows every
+    image of both. ``skipped`` lists unreadable files with the reason.
+    """
+
+    def __init__(
+        self,
+        root: PathLike,
+        split: str = "train",
+        *,
+        load_size: int = 0,
+        crop_size: int = 256,
+        flip: bool = True,
+        train: bool = True,
+        a_channels: int = 3,
+        b_channels: int = 3,
+        serial_batches: bool = False,
+    ) -> None:
+        load_size = load_size or default_load_size(crop_size)
+        if crop_size < 1 or load_size < crop_size:
+            raise ConfigError(
+                f"load_size ({load_size}) must be at least the crop size ({crop_size}) and "
+                "the crop size positive"
+            )
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"{display_path(root)}: data folder does not exist")
+        self.load_size, self.crop_size, self.flip, self.train = load_size, crop_size, flip, train
+        self.channels = {"A": a_channels, "B": b_channels}
+        self.serial_batches = serial_batches
+        self.skipped: list[tuple[Path, str]] = []
+        self.files = {side: self._readable(root / f"{split}{side}") for side in ("A", "B")}
+
+    def _readable(self, folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            raise DataError(
+                f"{display_path(folder)}: folder does not exist; unpaired data needs "
+                "trainA/ and trainB/ (and optionally testA/ testB/)"
+            )
+        files = images_in(folder)
+        with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
+            probed = list(pool.map(probe_image, files))
+        readable = []
+        for path, result in zip(files, probed, strict=True):
+            if isinstance(result, ImageReadError):
+                self.skipped.append((path, result.problem))
+                warnings.warn(f"{result}; skipped", SkippedImageWarning, stacklevel=3)
+            else:
+                readable.append(path)
+        if not readable:
+            raise DataError(f"{display_path(folder)}: none of its {len(files)} images can be read")
+        return readable
+
+    def __len__(self) -> int:
+        return max(len(self.files["A"]), len(self.files["B"]))
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        if seed is None:
+            seed = int(torch.randint(0, 2**63 - 1, ())) if self.train else index
+        a_files, b_files = self.files["A"], self.files["B"]
+        if self.serial_batches or not self.train:
+            b_index = index % len(b_files)
+        else:
+            generator = torch.Generator().manual_seed(derive_seed("B", seed))
+            b_index = int(torch.randint(0, len(b_files), (), generator=generator))
+        paths = {"A": a_files[index % len(a_files)], "B": b_files[b_index]}
+        item_dict: dict[str, Any] = {}
+        for side, path in paths.items():
+            image = to_tensor(read_image(path), self.channels[side])
+            if self.train:
+                image = augment_image(
+                    image,
+                    load_size=self.load_size,
+                    crop_size=self.crop_size,
+                    flip=self.flip,
+                    seed=derive_seed(side, seed),
+                )
+            else:
+                image = resize_image(image, self.crop_size)
+            item_dict[side] = image
+            item_dict[f"{side}_path"] = str(path)
+        return item_dict
+
+
+def unpaired_dataset_or_none(root: PathLike, split: str, **options: Any) -> UnpairedDataset | None:
+    """The dataset for ``split``; None for a val or test split whose folders are absent.
+    Validation reads ``testA/ testB/`` when there is no ``valA/ valB/``: the reference's
+    datasets (horse2zebra...) come with a test split only."""
+    root = Path(root)
+
+    def present(name: str) -> bool:
+        return (root / f"{name}A").is_dir() or (root / f"{name}B").is_dir()
+
+    if split == "val" and not present("val") and present("test"):
+        split = "test"
+    if split != "train" and not present(split):
+        return None
+    return UnpairedDataset(root, split, **options)

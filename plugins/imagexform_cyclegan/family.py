@@ -1,0 +1,70 @@
+"""The CycleGAN family: what the core needs to train, save and export it.
+
+Torch-free at import: the host imports this to list families. Torch and the networks load
+inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imagexform.family import Family, IOSpec, TrainStep
+from imagexform_cyclegan.config import CycleGANConfig
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch.utils.data import Dataset
+
+    from imagexform.train.context import TrainContext
+
+
+class CycleGANFamily(Family):
+    name = "cyclegan"
+    summary = "Unpaired image-to-image translation: two generators tied by cycle consistency"
+    config_class = CycleGANConfig
+    dataset_layout = "unpaired: folders trainA/ and trainB/ (optional valA/ valB/, testA/ testB/)"
+    ema_nets = ("G_A", "G_B")
+
+    def build(self, config: CycleGANConfig) -> dict[str, nn.Module]:
+        from imagexform_cyclegan.networks import build_networks
+
+        return build_networks(config)
+
+    def dataset(self, config: CycleGANConfig, root: Path, split: str) -> Dataset | None:
+        from imagexform.data.unpaired import unpaired_dataset_or_none
+
+        return unpaired_dataset_or_none(
+            root,
+            split,
+            load_size=config.load_size,
+            crop_size=config.image_size,
+            flip=config.flip,
+            train=split == "train",
+            a_channels=config.input_nc,
+            b_channels=config.output_nc,
+            serial_batches=config.serial_batches,
+        )
+
+    def train_step(
+        self, config: CycleGANConfig, nets: dict[str, nn.Module], context: TrainContext
+    ) -> TrainStep:
+        from imagexform_cyclegan.step import CycleGANStep
+
+        return CycleGANStep(config, nets, context)
+
+    def inference_module(self, config: CycleGANConfig, nets: dict[str, nn.Module]) -> nn.Module:
+        return nets["G_A"]
+
+    def variants(self, config: CycleGANConfig) -> dict[str, str]:
+        return {"A2B": "G_A", "B2A": "G_B"}
+
+    def io_spec(self, config: CycleGANConfig) -> IOSpec:
+        from imagexform.nn.generators import image_generator_size_multiple
+
+        return IOSpec(
+            value_range=(-1.0, 1.0),
+            channels=config.input_nc,
+            out_channels=config.output_nc,
+            size_multiple=image_generator_size_multiple(config.netG),
+        )
