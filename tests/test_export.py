@@ -25,6 +25,7 @@ from imagexform.export.commands import export_command, import_command, models_gr
 from imagexform.export.onnx_export import FP16_TOLERANCE, MAX_IR_VERSION
 from imagexform.family import ConditionSpec, IOSpec
 from imagexform.modelinfo import METADATA_KEY, ModelInfo
+from imagexform.nn import ResnetGenerator
 from imagexform.train.restore import load_trained
 
 TINY = ["ngf=8", "ndf=8", "image_size=32", "load_size=36", "batch_size=2", "steps=2"]
@@ -350,3 +351,30 @@ def test_commands_and_models_info_stay_torch_free(unet_onnx):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_import_names_the_problem_with_damaged_or_odd_files(tmp_path):
+    generator = ResnetGenerator(3, 3, ngf=8, norm="instance", n_blocks=6)
+    good = tmp_path / "latest_net_G_A.pth"
+    torch.save(generator.state_dict(), good)
+
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    result = invoke("import", truncated, "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 2 and f"{truncated}: not a PyTorch checkpoint" in result.output
+
+    listed = tmp_path / "list.pth"
+    torch.save([torch.zeros(2)], listed)
+    result = invoke("import", listed, "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 2 and "holds a list, not a state dict" in result.output
+
+    state = generator.state_dict()
+    key = "model.10.conv_block.1.weight"
+    state[key] = torch.zeros(8, 8, 3, 3)
+    reshaped = tmp_path / "reshaped.pth"
+    torch.save(state, reshaped)
+    result = invoke("import", reshaped, "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 2
+    assert "looks like a junyanz resnet_6blocks generator (ngf 8)" in result.output
+    assert f"tensor {key} has shape [8, 8, 3, 3] where [32, 32, 3, 3] fits" in result.output
+    assert not (tmp_path / "m.onnx").exists()

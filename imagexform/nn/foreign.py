@@ -95,12 +95,37 @@ def detect_image_generator(state: object) -> GeneratorSettings | None:
     """
     if not _is_tensor_dict(state):
         return None
+    found = _detect(strip_wrappers(state))
+    if found is None:
+        return None
+    settings, build = found
+    return settings if _layout_problem(build, strip_wrappers(state)) is None else None
+
+
+def generator_mismatch(state: object) -> str | None:
+    """For a file whose key names are a junyanz generator's but whose tensor shapes are not
+    (a damaged or edited file), what differs first; None for anything else. Lets the
+    importer say why it refuses a file that looks like one of its own."""
+    if not _is_tensor_dict(state):
+        return None
     state = strip_wrappers(state)
+    found = _detect(state)
+    if found is None:
+        return None
+    settings, build = found
+    problem = _layout_problem(build, state)
+    if problem is None or not problem.startswith("tensor "):
+        return None
+    return (
+        f"looks like a junyanz {settings['netG']} generator (ngf {settings['ngf']}), but {problem}"
+    )
+
+
+def _detect(state: Mapping[str, Tensor]) -> _Detected | None:
     for detect in (_detect_unet, _detect_resnet):
         found = detect(state)
         if found is not None:
-            settings, build = found
-            return settings if _layout_matches(build, state) else None
+            return found
     return None
 
 
@@ -218,8 +243,9 @@ def _detect_resnet(state: Mapping[str, Tensor]) -> _Detected | None:
     return settings, build
 
 
-def _layout_matches(build: Callable[[], nn.Module], state: Mapping[str, Tensor]) -> bool:
-    """Whether the network ``build`` makes has exactly the keys and shapes of ``state``.
+def _layout_problem(build: Callable[[], nn.Module], state: Mapping[str, Tensor]) -> str | None:
+    """None when the network ``build`` makes has exactly the keys and shapes of ``state``,
+    else the first difference.
 
     The network is built on the meta device, which allocates nothing, so checking even a
     full-size U-Net costs milliseconds. BatchNorm ``num_batches_tracked`` may be missing: files
@@ -229,12 +255,16 @@ def _layout_matches(build: Callable[[], nn.Module], state: Mapping[str, Tensor])
         with torch.device("meta"):
             net = build()
     except (ValueError, RuntimeError):  # shapes no network of this kind can have
-        return False
+        return "no network of this kind has these shapes"
     expected = {key: tuple(t.shape) for key, t in net.state_dict().items()}
     actual = {key: tuple(t.shape) for key, t in patch_instance_norm_state(net, state).items()}
-    missing = expected.keys() - actual.keys()
-    return (
-        actual.keys() <= expected.keys()
-        and all(key.endswith(".num_batches_tracked") for key in missing)
-        and all(expected[key] == shape for key, shape in actual.items())
-    )
+    unexpected = [key for key in actual if key not in expected]
+    if unexpected:
+        return f"unexpected key {unexpected[0]}"
+    missing = [k for k in expected if k not in actual and not k.endswith(".num_batches_tracked")]
+    if missing:
+        return f"missing key {missing[0]}"
+    for key, shape in actual.items():
+        if expected[key] != shape:
+            return f"tensor {key} has shape {list(shape)} where {list(expected[key])} fits"
+    return None

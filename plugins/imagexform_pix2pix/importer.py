@@ -32,10 +32,14 @@ class JunyanzGeneratorImporter(Importer):
         self, checkpoint: Mapping[str, Any], overrides: Mapping[str, str] | None = None
     ) -> Imported | None:
         from imagexform.nn import detect_image_generator, patch_instance_norm_state, strip_wrappers
+        from imagexform.nn.foreign import generator_mismatch
         from imagexform_pix2pix.networks import build_generator
 
         settings = detect_image_generator(checkpoint)
         if settings is None:
+            mismatch = generator_mismatch(checkpoint)
+            if mismatch is not None:
+                raise UserError(mismatch)
             return None
         values: dict[str, Any] = {key: settings[key] for key in _SETTINGS}
         if settings["dropout"] is not None:
