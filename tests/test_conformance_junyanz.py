@@ -27,6 +27,7 @@ from conformance import (
 )
 from torch import Tensor, nn
 
+from imagexform.errors import UserError
 from imagexform.nn import (
     ResnetGenerator,
     UnetGenerator,
@@ -268,7 +269,11 @@ def test_importer_rejects_incomplete_or_altered_generators() -> None:
     reshaped = {**state, "model.model.1.model.5.weight": torch.zeros(4, 3, 4, 4)}
     for altered in (missing, extra, reshaped):
         assert detect_image_generator(altered) is None
+    for altered in (missing, extra):
         assert JunyanzGeneratorImporter().load(altered) is None
+    # The right names with a wrong shape is a damaged generator, not someone else's file.
+    with pytest.raises(UserError, match=r"tensor model\.model\.1\.model\.5\.weight has shape"):
+        JunyanzGeneratorImporter().load(reshaped)
 
 
 def test_importer_declines_layouts_pix2pix_cannot_name() -> None:
