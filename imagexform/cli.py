@@ -211,8 +211,16 @@ def _add_builtin_commands() -> None:
     from imagexform.batch.command import batch
     from imagexform.evaluate_command import eval_command
     from imagexform.export.commands import export_command, import_command, models_group
+    from imagexform.prepare.command import prepare_group
 
-    for command in (batch, export_command, import_command, models_group, eval_command):
+    for command in (
+        batch,
+        export_command,
+        import_command,
+        models_group,
+        eval_command,
+        prepare_group,
+    ):
         cli.add_command(command)
 
 
