@@ -12,7 +12,7 @@ import torch
 
 from imagexform.family import Family, TrainConfig
 from imagexform.train.context import TrainContext
-from imagexform.train.device import choose_precision
+from imagexform.train.device import choose_precision, fit_layout
 from imagexform.train.ema import WeightAverage
 
 
@@ -40,9 +40,12 @@ def core_step_timer(
     from the plain loops compared against."""
     torch.manual_seed(0)
     device = torch.device("cpu")
-    chosen = choose_precision(device, precision, config.channels_last)
+    built = family.build(config)
+    chosen = fit_layout(
+        choose_precision(device, precision, config.channels_last), device, built.values()
+    )
     context = TrainContext(device, chosen, config.grad_clip, config.steps)
-    nets = {name: context.prepare(net) for name, net in family.build(config).items()}
+    nets = {name: context.prepare(net) for name, net in built.items()}
     step = family.train_step(config, nets, context)
     ema = (
         WeightAverage({name: nets[name] for name in family.ema_nets}, config.ema_decay)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from imagexform_cyclegan.config import CycleGANConfig
 
 from imagexform.cli import cli
 from imagexform.data.unpaired import UnpairedDataset
@@ -21,6 +20,7 @@ from imagexform.runtime import load_model
 from imagexform.train.image_pool import ImagePool
 from imagexform.train.restore import load_trained
 from imagexform.train.schedules import lr_factor
+from imagexform_cyclegan.config import CycleGANConfig
 
 TINY = [
     "netG=resnet_6blocks",

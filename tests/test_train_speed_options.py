@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from imagexform.cli import cli
 from imagexform.train.context import TrainContext, load_optimizer_state
-from imagexform.train.device import Precision, choose_precision, cpu_has_fast_bf16
+from imagexform.train.device import Precision, choose_precision, cpu_has_fast_bf16, fit_layout
 from imagexform.train.restore import load_trained
 
 TINY = ["netG=unet_32", "ngf=8", "ndf=8", "image_size=32", "load_size=36", "log_every=1"]
@@ -75,3 +75,12 @@ def test_restored_adam_state_follows_a_channels_last_parameter():
     first.step()
     second.step()
     assert torch.equal(weight.detach(), twin.detach())
+
+
+def test_channels_last_is_dropped_on_the_cpu_for_instance_norm_networks():
+    bf16 = Precision(torch.bfloat16, False, True)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    instance = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.InstanceNorm2d(4))
+    assert fit_layout(bf16, CPU, [plain]).channels_last
+    assert not fit_layout(bf16, CPU, [plain, instance]).channels_last
+    assert fit_layout(bf16, torch.device("cuda"), [instance]).channels_last

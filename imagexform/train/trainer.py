@@ -34,7 +34,7 @@ from imagexform.train.checkpoint import (
     save_checkpoint,
 )
 from imagexform.train.context import TrainContext, load_optimizer_state
-from imagexform.train.device import choose_precision, resolve_device
+from imagexform.train.device import choose_precision, fit_layout, resolve_device
 from imagexform.train.distributed import World, broadcast_buffers, broadcast_state, sync_batchnorm
 from imagexform.train.ema import WeightAverage
 from imagexform.train.interrupts import deferred_stop_requests
@@ -147,10 +147,11 @@ class Trainer:
                 f"{data_root} has no val/ folder"
             )
 
+        nets = family.build(config)
+        self.precision = fit_layout(self.precision, self.device, nets.values())
         self.context = TrainContext(
             self.device, self.precision, config.grad_clip, config.steps, self.world
         )
-        nets = family.build(config)
         if config.sync_batchnorm and self.world.distributed:
             nets = sync_batchnorm(nets, self.device)
         self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
