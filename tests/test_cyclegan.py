@@ -164,3 +164,10 @@ def test_export_writes_both_directions_that_say_which(domains, tmp_path):
 
     refused = CliRunner().invoke(cli, ["export", str(run), "-o", str(target), "--variant", "X"])
     assert refused.exit_code == 2 and "variants: A2B, B2A" in refused.output
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "hinge", "wgangp"])
+def test_other_gan_losses_train(domains, tmp_path, mode):
+    result = train(domains, tmp_path / mode, "steps=1", f"gan_mode={mode}", "lambda_identity=0")
+    assert result.exit_code == 0, result.output
+    assert ("gp " in result.output) == (mode == "wgangp")
