@@ -205,6 +205,11 @@ class Family(ABC):
         """Importers for this family's foreign checkpoints; none by default."""
         return []
 
+    def icon(self, config: TrainConfig) -> bytes | None:
+        """A small PNG that stands for models trained with ``config`` (style transfer: its
+        painting); saved with checkpoints and exported models for the editor to show."""
+        return None
+
     def variants(self, config: TrainConfig) -> dict[str, str]:
         """Named alternative exports, each the network it exports on its own, for families
         that train several usable models at once (CycleGAN: ``{"A2B": "G_A", "B2A": "G_B"}``).

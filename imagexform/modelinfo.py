@@ -34,6 +34,7 @@ class ModelInfo:
     precision: str = "fp32"
     provenance: dict[str, Any] = field(default_factory=dict)
     variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
+    icon: str = ""  # base64 PNG the editor shows for the model (a style model's painting)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -75,6 +76,7 @@ class ModelInfo:
                 precision=str(raw.get("precision", "fp32")),
                 provenance=dict(raw.get("provenance", {})),
                 variant=str(raw.get("variant", "")),
+                icon=str(raw.get("icon", "")),
                 schema_version=version,
             )
         except UserError:

@@ -164,6 +164,7 @@ def export_checkpoint(
         tile=family.tile_hints(config),
         provenance=provenance,
         variant=variant or "",
+        icon=str(checkpoint.meta.get("icon", "")),
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
 
@@ -231,11 +232,13 @@ def import_foreign(
             continue
         if imported is not None:
             break
-        refusals.append(importer.name)
+        refusals.append(
+            f"{importer.name}: {importer.summary}" if importer.summary else importer.name
+        )
     else:
         raise UserError(
             f"{path}: no importer recognises this checkpoint (tried: "
-            f"{', '.join(refusals) or 'none; no plugin provides an importer'})"
+            f"{'; '.join(refusals) or 'none; no plugin provides an importer'})"
         )
 
     family = plugin_host.family(imported.family)

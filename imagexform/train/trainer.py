@@ -9,6 +9,7 @@ seed and the step (data order and augmentation).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import platform
@@ -173,6 +174,8 @@ class Trainer:
         self.early_stopping = EarlyStopping(
             config.early_stop_metric, config.early_stop_mode, config.early_stop_patience
         )
+        icon = family.icon(config)  # computed now: a missing source file stops before step 1
+        self.icon = base64.b64encode(icon).decode("ascii") if icon else ""
         self.step = 0
         self.initialised = ""
         if resume is not None:
@@ -242,6 +245,8 @@ class Trainer:
             "io_spec": self.family.io_spec(self.config).to_dict(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        if self.icon:
+            meta["icon"] = self.icon
         state = {
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "scaler": self.context.scaler.state_dict(),

@@ -1,0 +1,17 @@
+"""Fast neural style transfer (Johnson et al. 2016), as a built-in plugin.
+
+Registered through the ``imagexform`` entry-point group exactly like a third-party plugin.
+Importing this module is cheap and torch-free; the networks load only when a family method
+needs them.
+"""
+
+from imagexform.hookspecs import hookimpl
+
+IMAGEXFORM_PLUGIN_API = ">=1,<2"
+
+
+@hookimpl
+def imagexform_families():
+    from imagexform_style.family import StyleFamily
+
+    return [StyleFamily()]

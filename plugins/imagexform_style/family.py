@@ -1,0 +1,74 @@
+"""The fast-neural-style family: what the core needs to train, save and export it.
+
+Torch-free at import: the host imports this to list families. Torch and the networks load
+inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imagexform.family import Family, Importer, IOSpec, TrainStep
+from imagexform_style.config import StyleConfig
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch.utils.data import Dataset
+
+    from imagexform.train.context import TrainContext
+
+ICON_SIZE = 96
+
+
+class StyleFamily(Family):
+    name = "style"
+    summary = "Fast neural style transfer: one painting's style in one forward pass"
+    config_class = StyleConfig
+    dataset_layout = "a folder of photos (content); the painting is --set style_image=PATH"
+    ema_nets = ("G",)
+
+    def build(self, config: StyleConfig) -> dict[str, nn.Module]:
+        from imagexform_style.networks import TransformerNet
+
+        return {"G": TransformerNet(config.width)}
+
+    def dataset(self, config: StyleConfig, root: Path, split: str) -> Dataset | None:
+        if split != "train":
+            return None  # style has no ground truth to validate against
+        from imagexform_style.data import ContentDataset
+
+        return ContentDataset(Path(root), config.image_size)
+
+    def train_step(
+        self, config: StyleConfig, nets: dict[str, nn.Module], context: TrainContext
+    ) -> TrainStep:
+        from imagexform_style.step import StyleStep
+
+        return StyleStep(config, nets, context)
+
+    def inference_module(self, config: StyleConfig, nets: dict[str, nn.Module]) -> nn.Module:
+        return nets["G"]
+
+    def io_spec(self, config: StyleConfig) -> IOSpec:
+        # Two stride-2 layers then two ×2 upsamplings: sizes must be multiples of 4 to come
+        # back unchanged. Strength and colour preservation are post-processing.
+        return IOSpec(
+            value_range=(0.0, 255.0),
+            size_multiple=4,
+            adjustments=("strength", "preserve_color"),
+        )
+
+    def icon(self, config: StyleConfig) -> bytes | None:
+        """The painting, small: the editor shows it as the model's icon."""
+        from imagexform.io.images import encode_image
+        from imagexform_style.data import square
+        from imagexform_style.step import load_style_image
+
+        thumbnail = square(load_style_image(config), ICON_SIZE)
+        return encode_image(Path("icon.png"), thumbnail)
+
+    def importers(self) -> list[Importer]:
+        from imagexform_style.importer import FastNeuralStyleImporter
+
+        return [FastNeuralStyleImporter()]

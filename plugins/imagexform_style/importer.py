@@ -1,0 +1,54 @@
+"""Import the style models published with pytorch/examples' fast_neural_style (candy,
+mosaic, rain_princess, udnie), which are bare TransformerNet state dicts. Files saved by
+PyTorch < 0.4 carry InstanceNorm running statistics that current layers do not keep; they
+are dropped exactly as the reference's ``stylize`` does. Torch-free at import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from imagexform.config import apply_text
+from imagexform.errors import UserError
+from imagexform.family import Imported, Importer
+from imagexform_style.config import StyleConfig
+
+_FIRST = "conv1.conv2d.weight"
+EXPECTED = (
+    "conv1-3 (ConvLayer), in1-in5 (InstanceNorm), res1-res5 (ResidualBlock), "
+    "deconv1-deconv2 (UpsampleConvLayer), deconv3"
+)
+
+
+class FastNeuralStyleImporter(Importer):
+    name = "fast-neural-style"
+    summary = "TransformerNet .pth from pytorch/examples fast_neural_style (candy, mosaic...)"
+
+    def load(
+        self, checkpoint: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+    ) -> Imported | None:
+        import torch
+
+        from imagexform.nn import patch_instance_norm_state, strip_wrappers
+        from imagexform.train.checkpoint import mismatch_summary
+        from imagexform_style.networks import TransformerNet
+
+        state = strip_wrappers(checkpoint)
+        first = state.get(_FIRST)
+        if not isinstance(first, torch.Tensor) or first.ndim != 4 or first.shape[1:] != (3, 9, 9):
+            return None
+        config = apply_text(StyleConfig(width=int(first.shape[0])), overrides or {})
+        net = TransformerNet(config.width)
+        try:
+            net.load_state_dict(patch_instance_norm_state(net, state), strict=True)
+        except RuntimeError as exc:
+            raise UserError(
+                f"starts like a fast_neural_style TransformerNet (width {config.width}) but "
+                f"does not fit one ({mismatch_summary(exc)}); expected {EXPECTED}"
+            ) from None
+        return Imported(
+            family="style",
+            config=config,
+            nets={"G": net.float()},
+            description=f"pytorch/examples fast_neural_style TransformerNet (width {config.width})",
+        )

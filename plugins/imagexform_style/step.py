@@ -1,0 +1,96 @@
+"""One style-transfer step (Johnson et al. 2016, as pytorch/examples trains it): the network
+restyles a batch of photos; VGG16 features judge content against the photos and Gram
+matrices judge style against the painting's, computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from imagexform.errors import ConfigError
+from imagexform.family import TrainStep
+from imagexform.io.images import read_image, to_rgb
+from imagexform.losses.perceptual import VGGFeatures
+from imagexform.losses.style import gram_matrix, total_variation
+from imagexform.train.context import TrainContext
+from imagexform_style.config import StyleConfig
+
+
+def load_style_image(config: StyleConfig) -> np.ndarray:
+    """The painting as 8-bit RGB, its longer side ``style_size`` when set."""
+    if not config.style_image:
+        raise ConfigError("style training needs the painting: --set style_image=PATH")
+    image = to_rgb(read_image(Path(config.style_image)))
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    if config.style_size:
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = config.style_size / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        image = cv2.resize(image, size, interpolation=interpolation)
+    return image
+
+
+def style_layers(config: StyleConfig) -> list[str]:
+    return [layer.strip() for layer in config.style_layers.split(",") if layer.strip()]
+
+
+class StyleStep(TrainStep):
+    def __init__(self, config: StyleConfig, nets: dict[str, nn.Module], context: TrainContext):
+        self.config = config
+        self.context = context
+        self.G = nets["G"]
+        self.layers = style_layers(config)
+        if not self.layers:
+            raise ConfigError("style_layers is empty; e.g. relu1_2,relu2_2,relu3_3,relu4_3")
+        wanted = sorted({config.content_layer, *self.layers})
+        # Built now: a missing painting or missing VGG weights stop before step 1.
+        self.vgg = VGGFeatures("vgg16", wanted, config.vgg_weights).to(context.device)
+        painting = torch.from_numpy(load_style_image(config)).permute(2, 0, 1)[None].float()
+        with torch.no_grad():
+            features = self.vgg(painting.to(context.device) / 255.0)
+        self.grams = {layer: gram_matrix(features[layer]) for layer in self.layers}
+        self._optimizers = {"G": context.adam(self.G.parameters(), config.lr, (0.9, 0.999))}
+
+    def optimizers(self) -> dict[str, Optimizer]:
+        return self._optimizers
+
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        config, context = self.config, self.context
+        photos = batch["content"]
+        with context.autocast():
+            styled = self.G(photos)
+            ours = self.vgg(styled / 255.0)
+            with torch.no_grad():
+                target = self.vgg(photos / 255.0)[config.content_layer]
+            content = F.mse_loss(ours[config.content_layer].float(), target.float())
+            style = sum(
+                F.mse_loss(gram_matrix(ours[layer]), self.grams[layer].expand(len(photos), -1, -1))
+                for layer in self.layers
+            )
+            loss = config.content_weight * content + config.style_weight * style
+            smooth = total_variation(styled.float())
+            if config.tv_weight > 0:
+                loss = loss + config.tv_weight * smooth
+        context.optimize(loss, self._optimizers["G"])
+        return {
+            "content": config.content_weight * content.item(),
+            "style": config.style_weight * style.item(),
+            "tv": smooth.item(),
+        }
+
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        return {}
+
+    def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
+        return [batch["content"], self.G(batch["content"]).clamp(0, 255)]
