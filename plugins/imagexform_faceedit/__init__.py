@@ -1,0 +1,18 @@
+"""Face attribute editing with one multi-domain generator (StarGAN, Choi et al. 2018), as a
+built-in plugin.
+
+Registered through the ``imagexform`` entry-point group exactly like a third-party plugin.
+Importing this module is cheap and torch-free; the networks load only when a family method
+needs them.
+"""
+
+from imagexform.hookspecs import hookimpl
+
+IMAGEXFORM_PLUGIN_API = ">=1,<2"
+
+
+@hookimpl
+def imagexform_families():
+    from imagexform_faceedit.family import FaceEditFamily
+
+    return [FaceEditFamily()]
