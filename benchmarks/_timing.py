@@ -3,6 +3,8 @@ built the way the trainer builds it."""
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -60,3 +62,43 @@ def core_step_timer(
             ema.update(nets)
 
     return run
+
+
+def compare_with_plain(
+    family: Family,
+    config: TrainConfig,
+    batch: Mapping[str, Any],
+    plain: Callable[[], None],
+    repeats: int,
+) -> dict[str, float]:
+    """Seconds per step of a plain reference-style loop, our step in fp32 (the framework's
+    own cost) and our step with the default precision, interleaved; ratios plain / ours."""
+    medians = interleaved_medians(
+        {
+            "plain": plain,
+            "ours_fp32": core_step_timer(family, config, batch, "fp32"),
+            "ours_default": core_step_timer(family, config, batch, "auto"),
+        },
+        repeats,
+    )
+    report = {f"{name}_s_per_step": round(value, 3) for name, value in medians.items()}
+    report["ratio_plain_over_ours_fp32"] = round(medians["plain"] / medians["ours_fp32"], 2)
+    report["ratio_plain_over_ours_default"] = round(medians["plain"] / medians["ours_default"], 2)
+    return report
+
+
+def print_report(title: str, repeats: int, results: Mapping[str, Any]) -> None:
+    """The JSON every training benchmark prints, with what the figures depend on."""
+    print(
+        json.dumps(
+            {
+                "benchmark": title,
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "load_average": os.getloadavg()[0],
+                "repeats": repeats,
+                **results,
+            },
+            indent=2,
+        )
+    )

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _timing import core_step_timer, interleaved_medians
+from _timing import compare_with_plain
 
 from imagexform.family import Family, TrainConfig
 from imagexform.train.context import TrainContext
@@ -51,23 +51,6 @@ CONVERGENCE_STEPS = 200
 TAIL = 50
 
 
-def compare(
-    family: Family, config: TrainConfig, batch: Mapping[str, Any], plain: Callable, repeats: int
-) -> dict[str, float]:
-    medians = interleaved_medians(
-        {
-            "plain": plain,
-            "ours_fp32": core_step_timer(family, config, batch, "fp32"),
-            "ours_default": core_step_timer(family, config, batch, "auto"),
-        },
-        repeats,
-    )
-    report = {f"{name}_s_per_step": round(value, 3) for name, value in medians.items()}
-    report["ratio_plain_over_ours_fp32"] = round(medians["plain"] / medians["ours_fp32"], 2)
-    report["ratio_plain_over_ours_default"] = round(medians["plain"] / medians["ours_default"], 2)
-    return report
-
-
 def step_part(repeats: int, esrgan_blocks: int) -> dict[str, Any]:
     from train_step_pix2pix import plain_step_timer as plain_pix2pix
     from train_step_sr import plain_step_timer as plain_sr
@@ -77,7 +60,7 @@ def step_part(repeats: int, esrgan_blocks: int) -> dict[str, Any]:
     pix2pix = Pix2PixConfig(netG="unet_256", ngf=64, steps=10**6)
     a = torch.rand(1, 3, 256, 256, generator=generator) * 2 - 1
     b = torch.rand(1, 3, 256, 256, generator=generator) * 2 - 1
-    results["pix2pix_unet256_batch1_256"] = compare(
+    results["pix2pix_unet256_batch1_256"] = compare_with_plain(
         Pix2PixFamily(), pix2pix, {"A": a, "B": b}, plain_pix2pix(pix2pix, a, b), repeats
     )
 
@@ -95,7 +78,7 @@ def step_part(repeats: int, esrgan_blocks: int) -> dict[str, Any]:
     )
     high = torch.rand(4, 3, 128, 128, generator=generator)
     low = F.interpolate(high, scale_factor=0.25, mode="bicubic", antialias=True)
-    results[f"esrgan_rrdb{esrgan_blocks}_vggD_batch4_128"] = compare(
+    results[f"esrgan_rrdb{esrgan_blocks}_vggD_batch4_128"] = compare_with_plain(
         SuperResolutionFamily(),
         esrgan,
         {"LR": low, "HR": high},
@@ -108,7 +91,9 @@ def step_part(repeats: int, esrgan_blocks: int) -> dict[str, Any]:
         results["cyclegan"] = "plugin or benchmarks/train_step_cyclegan.py not installed"
     else:
         family, config, batch, plain = cyclegan(generator)
-        results["cyclegan_resnet9_batch1_256"] = compare(family, config, batch, plain, repeats)
+        results["cyclegan_resnet9_batch1_256"] = compare_with_plain(
+            family, config, batch, plain, repeats
+        )
     return results
 
 

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import random
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from _timing import core_step_timer, interleaved_medians
+from _timing import compare_with_plain, print_report
 
 from imagexform_cyclegan.config import CycleGANConfig
 from imagexform_cyclegan.family import CycleGANFamily
@@ -113,30 +111,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     family, config, batch, plain = speed_contenders(torch.Generator().manual_seed(0))
-    medians = interleaved_medians(
-        {
-            "plain": plain,
-            "ours_fp32": core_step_timer(family, config, batch, "fp32"),
-            "ours_default": core_step_timer(family, config, batch, "auto"),
-        },
-        args.repeats,
-    )
-    print(
-        json.dumps(
-            {
-                "benchmark": "CycleGAN train step, resnet_9blocks ngf 64, batch 1, 256x256, CPU",
-                "torch": torch.__version__,
-                "threads": torch.get_num_threads(),
-                "load_average": os.getloadavg()[0],
-                "repeats": args.repeats,
-                **{f"{name}_s_per_step": round(value, 3) for name, value in medians.items()},
-                "ratio_plain_over_ours_fp32": round(medians["plain"] / medians["ours_fp32"], 2),
-                "ratio_plain_over_ours_default": round(
-                    medians["plain"] / medians["ours_default"], 2
-                ),
-            },
-            indent=2,
-        )
+    results = compare_with_plain(family, config, batch, plain, args.repeats)
+    print_report(
+        "CycleGAN train step, resnet_9blocks ngf 64, batch 1, 256x256, CPU", args.repeats, results
     )
 
 

@@ -15,7 +15,6 @@ Run: .venv/bin/python benchmarks/train_step_style.py [--repeats 5]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
-from _timing import core_step_timer, interleaved_medians
+from _timing import compare_with_plain, print_report
 
 from imagexform.losses.perceptual import RANDOM_VGG_ENV
 from imagexform_style.config import StyleConfig
@@ -87,30 +86,15 @@ def main() -> None:
         config = StyleConfig(style_image=str(painting_path), steps=10**6)
         painting_tensor = torch.from_numpy(painting[:, :, ::-1].copy()).permute(2, 0, 1)[None]
         batch = {"content": photos}
-        medians = interleaved_medians(
-            {
-                "plain": plain_step_timer(config, photos, painting_tensor.float()),
-                "ours_fp32": core_step_timer(StyleFamily(), config, batch, "fp32"),
-                "ours_default": core_step_timer(StyleFamily(), config, batch, "auto"),
-            },
+        results = compare_with_plain(
+            StyleFamily(),
+            config,
+            batch,
+            plain_step_timer(config, photos, painting_tensor.float()),
             args.repeats,
         )
-    print(
-        json.dumps(
-            {
-                "benchmark": "style train step, TransformerNet width 32, batch 4, 256x256, CPU",
-                "torch": torch.__version__,
-                "threads": torch.get_num_threads(),
-                "load_average": os.getloadavg()[0],
-                "repeats": args.repeats,
-                **{f"{name}_s_per_step": round(value, 3) for name, value in medians.items()},
-                "ratio_plain_over_ours_fp32": round(medians["plain"] / medians["ours_fp32"], 2),
-                "ratio_plain_over_ours_default": round(
-                    medians["plain"] / medians["ours_default"], 2
-                ),
-            },
-            indent=2,
-        )
+    print_report(
+        "style train step, TransformerNet width 32, batch 4, 256x256, CPU", args.repeats, results
     )
 
 
