@@ -211,7 +211,15 @@ class Family(ABC):
         return None
 
     def variants(self, config: TrainConfig) -> dict[str, str]:
-        """Named alternative exports, each the network it exports on its own, for families
-        that train several usable models at once (CycleGAN: ``{"A2B": "G_A", "B2A": "G_B"}``).
-        Empty by default: the family exports :meth:`inference_module` alone."""
+        """Named alternative exports, each the :meth:`export_modules` entry it exports on its
+        own, for families that train several usable models at once (CycleGAN:
+        ``{"A2B": "G_A", "B2A": "G_B"}``). Empty by default: the family exports
+        :meth:`inference_module` alone."""
         return {}
+
+    def export_modules(
+        self, config: TrainConfig, nets: dict[str, nn.Module]
+    ) -> dict[str, nn.Module]:
+        """What ``--net`` and variants can export: the networks, plus any module built from
+        them (face editing: the discriminator's attribute head as a classifier)."""
+        return nets

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -113,6 +114,23 @@ def test_training_steps_are_finite_with_a_gradient_penalty(faces, tmp_path):
     assert not np.allclose(outputs[0], outputs[1])
     with pytest.raises(UserError, match="Black_Hair"):
         model.check_conditions({"attributes": [1.0, 0.0]})
+
+    classifier_path = tmp_path / "faces-classifier.onnx"
+    result = invoke("export", run, "-o", classifier_path, "--variant", "classifier")
+    assert result.exit_code == 0, result.output
+    assert inspect_model(classifier_path).info.variant == "classifier"
+    classifier = load_model(classifier_path)
+    for size in (32, 48):
+        photo = np.random.default_rng(size).uniform(-1, 1, (2, 3, size, size)).astype(np.float32)
+        probabilities = classifier.run(photo)
+        assert probabilities.shape == (2, 5)
+        assert ((probabilities > 0) & (probabilities < 1)).all()
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "a.png"), np.zeros((32, 32, 3), np.uint8))
+    refused = invoke("batch", tmp_path / "in", tmp_path / "out", "-m", classifier_path)
+    assert (
+        refused.exit_code == 2 and "not an image, so it cannot transform images" in refused.output
+    )
 
 
 @pytest.mark.parametrize("mode", ["per_image", "running"])

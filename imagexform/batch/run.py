@@ -96,6 +96,7 @@ def run_batch(options: BatchOptions) -> int:
     loading = time.perf_counter()
     model = _load_model(options, found.sources)
     load_seconds = time.perf_counter() - loading
+    model.require_images()
     info = model.info
     conditions = build_conditions(info.io.conditions, options.assignments)
     model.check_conditions(conditions)

@@ -122,14 +122,14 @@ def export_checkpoint(
         io = family_io
         candidates = set(checkpoint.ema)
     else:
-        if net not in trained.nets:
+        modules = family.export_modules(config, trained.nets)
+        if net not in modules:
             raise UserError(
-                f"{checkpoint.path}: has no network {net!r}; it has "
-                f"{', '.join(sorted(trained.nets))}"
+                f"{checkpoint.path}: has no network {net!r}; it has {', '.join(sorted(modules))}"
             )
-        module = trained.nets[net]
+        module = modules[net]
         io, note = _net_io(module, family_io, net)
-        description = note if note and variant is None else description
+        description = note or description
         candidates = {net}
     ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
 

@@ -82,6 +82,19 @@ class RuntimeModel:
     def name(self) -> str:
         return display_path(self.path)
 
+    @property
+    def produces_images(self) -> bool:
+        """False for models that read an image but answer with a vector (a face-attribute
+        classifier): :meth:`run` serves them, :meth:`transform` does not."""
+        return len(self._output.shape) == 4
+
+    def require_images(self) -> None:
+        if not self.produces_images:
+            raise UserError(
+                f"{self.name}: this model answers with {self._output.shape[1:] or 'a value'} "
+                "per image, not an image, so it cannot transform images"
+            )
+
     def check_conditions(self, conditions: ConditionValues | None) -> dict[str, np.ndarray]:
         """Validated condition vectors, defaults filled in, as float64 arrays of one value per
         label. Call it early to reject bad flags before a long batch starts."""
@@ -156,6 +169,7 @@ class RuntimeModel:
         tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
         and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
         """
+        self.require_images()
         vectors = self.check_conditions(conditions)
         io = self.info.io
         prepared = processing.prepare(image, io)
@@ -347,9 +361,9 @@ def load_model(
                 f"{name}: the graph has no input named {IMAGE_INPUT!r} "
                 f"(its inputs: {', '.join(inputs)})"
             )
-    info = _override(name, info, value_range, scale, size_multiple)
-    conditions = _condition_inputs(name, info, inputs, image_input)
     output = outputs.get(OUTPUT) or next(iter(outputs.values()))
+    info = _override(name, info, value_range, scale, size_multiple, len(output.shape) == 4)
+    conditions = _condition_inputs(name, info, inputs, image_input)
     model = RuntimeModel(
         session, info, path, image_input=image_input, output=output, conditions=conditions
     )
@@ -399,6 +413,7 @@ def _override(
     value_range: tuple[float, float] | None,
     scale: int | None,
     size_multiple: int | None,
+    image_output: bool = True,
 ) -> ModelInfo:
     changes: dict[str, object] = {}
     if value_range is not None:
@@ -415,7 +430,7 @@ def _override(
             raise UserError(f"size multiple must be a positive integer, not {size_multiple}")
         changes["size_multiple"] = int(size_multiple)
     io = dataclasses.replace(info.io, **changes)
-    if io.channels not in (1, 3) or io.out_channels not in (1, 3):
+    if io.channels not in (1, 3) or (image_output and io.out_channels not in (1, 3)):
         raise UserError(
             f"{name}: models with {io.channels} input and {io.out_channels} output channels "
             "are not supported (1 or 3 each)"

@@ -63,6 +63,16 @@ class FaceEditFamily(Family):
     def inference_module(self, config: FaceEditConfig, nets: dict[str, nn.Module]) -> nn.Module:
         return nets["G"]
 
+    def variants(self, config: FaceEditConfig) -> dict[str, str]:
+        return {"classifier": "classifier"}
+
+    def export_modules(
+        self, config: FaceEditConfig, nets: dict[str, nn.Module]
+    ) -> dict[str, nn.Module]:
+        from imagexform_faceedit.networks import Classifier
+
+        return {**nets, "classifier": Classifier(nets["D"], config.image_size)}
+
     def io_spec(self, config: FaceEditConfig) -> IOSpec:
         names = attribute_names(config)
         attributes = ConditionSpec(

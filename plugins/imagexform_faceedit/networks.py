@@ -4,6 +4,7 @@ so published ``*-G.ckpt`` / ``*-D.ckpt`` files load strictly."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -90,11 +91,14 @@ class Discriminator(nn.Module):
 
 class Classifier(nn.Module):
     """The discriminator's attribute head alone, as probabilities: what the editor uses to
-    preset its sliders from a photo."""
+    preset its sliders from a photo. Any photo size is resized to the one the head reads."""
 
-    def __init__(self, discriminator: Discriminator) -> None:
+    def __init__(self, discriminator: Discriminator, image_size: int) -> None:
         super().__init__()
         self.discriminator = discriminator
+        self.image_size = image_size
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.discriminator(image)[1].sigmoid()
+        size = (self.image_size, self.image_size)
+        resized = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        return self.discriminator(resized)[1].sigmoid()
