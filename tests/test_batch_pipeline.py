@@ -19,6 +19,7 @@ from imagexform.batch.pipeline import Settings, Task, run_pipeline
 from imagexform.batch.report import FileResult
 from imagexform.io.images import read_file_bytes, read_image
 from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata
+from imagexform.runtime.adjustments import Adjustments
 
 
 class Invert:
@@ -29,10 +30,12 @@ class Invert:
         self.fail_width = fail_width
         self.calls = 0
         self.seen_conditions: list[object] = []
+        self.seen_adjustments: list[object] = []
 
-    def transform(self, image, conditions=None, *, tile_size=None, overlap=None):
+    def transform(self, image, conditions=None, *, tile_size=None, overlap=None, adjustments=None):
         self.calls += 1
         self.seen_conditions.append(conditions)
+        self.seen_adjustments.append(adjustments)
         if self.delay:
             time.sleep(self.delay)
         if image.shape[1] == self.fail_width:
@@ -88,8 +91,15 @@ def test_outputs_are_transformed_and_reported(tmp_path):
 def test_conditions_and_tiling_reach_the_model(tmp_path):
     model = Invert()
     source = write(tmp_path / "a.png", gradient())
-    run(tasks_for([source], tmp_path / "out"), model, conditions={"attributes": [1.0, 0.0]})
+    chosen = Adjustments(strength=0.5)
+    run(
+        tasks_for([source], tmp_path / "out"),
+        model,
+        conditions={"attributes": [1.0, 0.0]},
+        adjustments=chosen,
+    )
     assert model.seen_conditions == [{"attributes": [1.0, 0.0]}]
+    assert model.seen_adjustments == [chosen]
     model = Invert()
     run(tasks_for([source], tmp_path / "out2"), model)
     assert model.seen_conditions == [None]
@@ -172,7 +182,9 @@ def test_interrupt_writes_what_the_model_finished_and_nothing_partial(tmp_path):
     sources = [write(tmp_path / "in" / f"{i:02}.png", gradient()) for i in range(12)]
 
     class Interrupting(Invert):
-        def transform(self, image, conditions=None, *, tile_size=None, overlap=None):
+        def transform(
+            self, image, conditions=None, *, tile_size=None, overlap=None, adjustments=None
+        ):
             if self.calls == 4:
                 raise KeyboardInterrupt
             return super().transform(image, conditions)
