@@ -6,7 +6,6 @@ modules inside its function body, and plugins add their commands through a hook.
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -52,36 +51,6 @@ class ImagexformGroup(click.Group):
 @click.version_option(imagexform.__version__, prog_name="imagexform")
 def cli() -> None:
     """Train generative image models, export them to ONNX and transform images with them."""
-
-
-@cli.group()
-def plugins() -> None:
-    """Inspect the plugins that provide model families."""
-
-
-@plugins.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def plugins_list(as_json: bool) -> None:
-    """List plugins with version, families, status and any load error."""
-    from imagexform.plugins import host
-
-    records = sorted(host().records.values(), key=lambda r: r.name)
-    if as_json:
-        click.echo(json.dumps([record.to_dict() for record in records], indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("plugin", "version", "families", "status", "error")
-    for record in records:
-        table.add_row(
-            record.name,
-            record.version or "-",
-            ", ".join(record.families) or "-",
-            record.status,
-            record.error or "",
-        )
-    Console().print(table)
 
 
 @cli.command()
@@ -228,6 +197,7 @@ def _add_builtin_commands() -> None:
     from imagexform.batch.command import batch
     from imagexform.evaluate_command import eval_command
     from imagexform.export.commands import export_command, import_command, models_group
+    from imagexform.plugin_commands import plugins_group
     from imagexform.prepare.command import prepare_group
 
     for command in (
@@ -237,6 +207,7 @@ def _add_builtin_commands() -> None:
         models_group,
         eval_command,
         prepare_group,
+        plugins_group,
     ):
         cli.add_command(command)
 

@@ -17,7 +17,7 @@ import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from imagexform import hookspecs
+from imagexform import hookspecs, user_config
 from imagexform.errors import UserError
 
 if TYPE_CHECKING:
@@ -192,6 +192,8 @@ def discover() -> PluginHost:
     """Load every installed plugin (as filtered by the environment) into a fresh host."""
     host = PluginHost()
     chosen = selected_plugin_names()
+    # IMAGEXFORM_LOAD_PLUGINS overrides the persistent choice for one run.
+    disabled = user_config.disabled_plugins() if chosen is None else set()
     seen: set[str] = set()
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name in seen:  # the same distribution visible twice on sys.path
@@ -203,6 +205,15 @@ def discover() -> PluginHost:
                 version=entry_point.dist.version if entry_point.dist else None,
                 status="disabled",
                 error=f"not in {LOAD_PLUGINS_ENV}",
+            )
+            continue
+        if entry_point.name in disabled:
+            host.records[entry_point.name] = PluginRecord(
+                name=entry_point.name,
+                version=entry_point.dist.version if entry_point.dist else None,
+                distribution=entry_point.dist.name if entry_point.dist else None,
+                status="disabled",
+                error=f"disabled (imagexform plugins enable {entry_point.name})",
             )
             continue
         host.load_entry_point(entry_point)

@@ -10,10 +10,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 import imagexform
 from imagexform.family import Family, IOSpec
 from imagexform.hookspecs import hookimpl
+from imagexform.nn import ResnetGenerator
 from imagexform.plugins import PluginHost, PluginRecord, discover
 
 
@@ -230,3 +232,47 @@ def test_cli_start_up_and_listing_import_no_torch():
     )
     assert result.returncode == 0, result.stderr
     assert "TORCH: []" in result.stdout
+
+
+def test_built_ins_train_export_and_run_beside_broken_plugins(third_party, make_pairs, tmp_path):
+    write_entry_point_plugin(
+        third_party,
+        "imagexform-future",
+        "future_plugin",
+        """
+        IMAGEXFORM_PLUGIN_API = ">=9"
+        """,
+    )
+    write_entry_point_plugin(
+        third_party,
+        "imagexform-raising",
+        "raising_plugin",
+        """
+        from imagexform.hookspecs import hookimpl
+
+        @hookimpl
+        def imagexform_importers():
+            raise RuntimeError("importer hook exploded")
+        """,
+    )
+    data, run = make_pairs(count=3), tmp_path / "run"
+    tiny = ["netG=unet_32", "ngf=4", "ndf=4", "image_size=32", "load_size=32", "steps=1"]
+    sets = [part for item in tiny for part in ("--set", item)]
+    trained = run_cli(
+        ["train", "pix2pix", "--data", str(data), "--out", str(run), *sets], third_party
+    )
+    assert trained.returncode == 0, trained.stderr
+    model = tmp_path / "m.onnx"
+    exported = run_cli(["export", str(run), "-o", str(model)], third_party)
+    assert exported.returncode == 0, exported.stderr
+    batch = run_cli(["batch", str(data), str(tmp_path / "out"), "-m", str(model)], third_party)
+    assert batch.returncode == 0, batch.stderr
+    listed = {
+        r["name"]: r for r in json.loads(run_cli(["plugins", "list", "--json"], third_party).stdout)
+    }
+    assert listed["future_plugin"]["status"] == "incompatible"
+    assert listed["broken_plugin"]["status"] == "failed"
+    foreign = tmp_path / "latest_net_G.pth"
+    torch.save(ResnetGenerator(3, 3, ngf=4, norm="instance", n_blocks=6).state_dict(), foreign)
+    imported = run_cli(["import", str(foreign), "-o", str(tmp_path / "x.onnx")], third_party)
+    assert imported.returncode == 0, imported.stderr  # the raising importer hook is skipped
