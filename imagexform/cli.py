@@ -195,6 +195,7 @@ def doctor() -> None:
 def _add_builtin_commands() -> None:
     # These modules import nothing heavy at import time; their commands import on use.
     from imagexform.batch.command import batch
+    from imagexform.catalog.commands import get_command, list_command
     from imagexform.evaluate_command import eval_command
     from imagexform.export.commands import export_command, import_command, models_group
     from imagexform.plugin_commands import plugins_group
@@ -210,6 +211,8 @@ def _add_builtin_commands() -> None:
         plugins_group,
     ):
         cli.add_command(command)
+    models_group.add_command(list_command)
+    models_group.add_command(get_command)
 
 
 _add_builtin_commands()
