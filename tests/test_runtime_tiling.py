@@ -107,3 +107,26 @@ def test_overlap_must_be_less_than_half_the_tile(tmp_path):
         model.transform(photo_crop(100), tile_size=64, overlap=32)
     with pytest.raises(UserError, match="tile size must be 0"):
         model.transform(photo_crop(100), tile_size=-1)
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_progress_counts_tiles_and_can_cancel_within_one(tmp_path):
+    model = load_model(om.blur_stack(tmp_path / "blur.onnx"))
+    image = (np.random.default_rng(0).random((100, 130, 3)) * 255).astype(np.uint8)
+    seen: list[tuple[int, int]] = []
+    model.transform(image, tile_size=64, overlap=8, progress=lambda d, t: seen.append((d, t)))
+    total = len(plan_axis(100, 64, 8)) * len(plan_axis(130, 64, 8))
+    assert total > 1 and seen == [(done, total) for done in range(1, total + 1)]
+
+    def cancel_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        model.transform(image, tile_size=64, overlap=8, progress=cancel_after_two)
+    whole: list[tuple[int, int]] = []
+    model.transform(image, tile_size=0, progress=lambda d, t: whole.append((d, t)))
+    assert whole == [(1, 1)]

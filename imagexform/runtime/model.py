@@ -160,11 +160,13 @@ class RuntimeModel:
         tile_size: int | None = None,
         overlap: int | None = None,
         adjustments: Adjustments | None = None,
+        progress: tiling.Progress | None = None,
     ) -> np.ndarray:
         """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
 
         The result has the input's sample type and alpha, at ``scale`` times the size, with
-        ``adjustments`` (strength, preserve colour) applied last.
+        ``adjustments`` (strength, preserve colour) applied last. ``progress(done, total)``
+        hears of every finished tile, and may raise to cancel the transform there.
         ``tile_size`` None picks a tile from free memory (or the model's tile hint), 0 never
         tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
         and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
@@ -179,7 +181,7 @@ class RuntimeModel:
         result = self._allocate_result(prepared)
         while True:
             try:
-                self._transform_tiled(prepared, vectors, tile, overlap, result)
+                self._transform_tiled(prepared, vectors, tile, overlap, result, progress)
                 return apply_adjustments(image, result, adjustments or Adjustments())
             except (OutOfMemoryError, MemoryError) as exc:
                 smaller = self._smaller_tile(tile, height, width, overlap)
@@ -275,6 +277,7 @@ class RuntimeModel:
         tile: int,
         overlap: int,
         result: np.ndarray,
+        progress: tiling.Progress | None = None,
     ) -> None:
         io = self.info.io
         height, width = prepared.pixels.shape[:2]
@@ -295,6 +298,7 @@ class RuntimeModel:
             tile=tile_hw,
             overlap=overlap,
             scale=scale,
+            progress=progress,
         )
         if prepared.alpha is not None:
             result[:, :, colour] = processing.resize_alpha(

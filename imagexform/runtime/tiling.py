@@ -22,6 +22,7 @@ import numpy as np
 Span = tuple[int, int]
 Infer = Callable[[np.ndarray], np.ndarray]
 Write = Callable[[int, int, np.ndarray], None]
+Progress = Callable[[int, int], None]  # tiles done, tiles in all
 
 
 def plan_axis(length: int, tile: int, overlap: int) -> list[Span]:
@@ -72,15 +73,20 @@ def run_tiled(
     tile: tuple[int, int],
     overlap: int,
     scale: int,
+    progress: Progress | None = None,
 ) -> None:
     """Run ``infer`` (H×W×C in, (H·scale)×(W·scale)×C' out) over ``pixels`` in tiles of at
     most ``tile`` (height, width) and call ``write(first_row, end_row, rows)`` once for each
-    band of finished output rows, top to bottom."""
+    band of finished output rows, top to bottom. ``progress(done, total)`` is called after
+    each tile; whatever it raises stops the run there (a Cancel button)."""
     height, width = pixels.shape[:2]
     ys = plan_axis(height, tile[0], overlap)
     xs = plan_axis(width, tile[1], overlap)
-    if len(ys) == 1 and len(xs) == 1:
+    total = len(ys) * len(xs)
+    report = progress or (lambda done, total: None)
+    if total == 1:
         write(0, height * scale, infer(pixels))
+        report(1, 1)
         return
     y_weights = axis_weights(ys, scale, overlap)
     x_weights = axis_weights(xs, scale, overlap)
@@ -89,6 +95,7 @@ def run_tiled(
         strip: np.ndarray | None = None
         for column, (x0, x1) in enumerate(xs):
             out = infer(pixels[y0:y1, x0:x1])
+            report(row * len(xs) + column + 1, total)
             if strip is None:
                 strip = np.zeros(((y1 - y0) * scale, width * scale, out.shape[2]), np.float32)
             weight = y_weights[row][:, None] * x_weights[column][None, :]
