@@ -291,6 +291,12 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     return files
 
 
+def probe_images(files: Sequence[Path]) -> list[tuple[int, int] | ImageReadError]:
+    """:func:`probe_image` of every file, decoded on a few threads (decoding releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
+        return list(pool.map(probe_image, files))
+
+
 def probe_image(path: Path) -> tuple[int, int] | ImageReadError:
     try:
         return read_image(path).shape[:2]
@@ -305,8 +311,7 @@ def _check_pairs(
     reject the dataset for problems that skipping cannot fix. Pixels are not kept, so memory
     does not grow with the dataset."""
     files = sorted({path for pair in candidates for path in pair})
-    with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-        probed = dict(zip(files, pool.map(probe_image, files), strict=True))
+    probed = dict(zip(files, probe_images(files), strict=True))
 
     pairs: list[tuple[Path, Path]] = []
     skipped: list[tuple[Path, str]] = []

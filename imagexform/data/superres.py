@@ -28,9 +28,7 @@ model never learns from precision it will not see in a real LR image.
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,13 +40,12 @@ from torch.utils.data import Dataset
 
 from imagexform.data.degradations import RealESRGANDegradation, degrade
 from imagexform.data.paired import (
-    _PROBE_THREADS,
     SkippedImageWarning,
     _by_stem,
     _listing,
     _split_dirs,
     images_in,
-    probe_image,
+    probe_images,
 )
 from imagexform.errors import ConfigError, DataError
 from imagexform.imaging import imresize
@@ -218,8 +215,7 @@ class SuperResDataset(Dataset[dict[str, Any]]):
         """Decode every file once; skip the unreadable and the too small (warning about
         each); refuse LR files of the wrong size and a dataset with nothing left."""
         files = sorted({path for pair in candidates for path in pair if path is not None})
-        with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-            probed = dict(zip(files, pool.map(probe_image, files), strict=True))
+        probed = dict(zip(files, probe_images(files), strict=True))
 
         items: list[tuple[Path, Path | None]] = []
         skipped: list[tuple[Path, str]] = []

@@ -10,9 +10,7 @@ crop and flip.
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +19,9 @@ from torch.utils.data import Dataset
 
 from imagexform.data.augment import augment_image, default_load_size, resize_image
 from imagexform.data.paired import (
-    _PROBE_THREADS,
     SkippedImageWarning,
     images_in,
-    probe_image,
+    probe_images,
     to_tensor,
 )
 from imagexform.data.sampling import derive_seed
@@ -74,8 +71,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
                 "trainA/ and trainB/ (and optionally testA/ testB/)"
             )
         files = images_in(folder)
-        with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-            probed = list(pool.map(probe_image, files))
+        probed = probe_images(files)
         readable = []
         for path, result in zip(files, probed, strict=True):
             if isinstance(result, ImageReadError):

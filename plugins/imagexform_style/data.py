@@ -3,9 +3,7 @@ to ``image_size`` and centre-cropped, in 0..255 as the reference network takes t
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from imagexform.data.paired import _PROBE_THREADS, SkippedImageWarning, images_in, probe_image
+from imagexform.data.paired import SkippedImageWarning, images_in, probe_images
 from imagexform.errors import DataError
 from imagexform.io.images import ImageReadError, display_path, read_image, to_rgb
 
@@ -46,8 +44,7 @@ class ContentDataset(Dataset[dict[str, Any]]):
         if not folder.is_dir():
             raise DataError(f"{display_path(folder)}: content folder does not exist")
         files = images_in(folder)
-        with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, os.cpu_count() or 1)) as pool:
-            probed = list(pool.map(probe_image, files))
+        probed = probe_images(files)
         self.files: list[Path] = []
         self.skipped: list[tuple[Path, str]] = []
         small = []
