@@ -6,6 +6,7 @@ new environment sees this one's packages (torch, imagexform) through a site dire
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -51,9 +52,11 @@ def environment(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_install_list_train_export_break_and_uninstall(environment, tmp_path):
     python, env = environment
     wheels = tmp_path / "wheels"
+    source = tmp_path / "template"  # built from a copy: no build/ or egg-info in the repo
+    shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [*build, "-w", str(wheels), str(TEMPLATE)], check=True, capture_output=True, timeout=300
+        [*build, "-w", str(wheels), str(source)], check=True, capture_output=True, timeout=300
     )
     (wheel,) = wheels.glob("imagexform_deblur-*.whl")
 
