@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from imagexform.batch.plan import DEFAULT_QUALITY
+from imagexform.io.images import to_uint8
 
 __all__ = ["DEFAULT_QUALITY", "conform", "encode_params"]
 
@@ -30,7 +31,7 @@ def conform(image: np.ndarray, extension: str) -> np.ndarray:
     if extension in NO_ALPHA and image.shape[2] in (2, 4):
         image = _on_white(image)
     if extension in EIGHT_BIT_ONLY and image.dtype == np.uint16:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        image = to_uint8(image)
     return image
 
 

@@ -19,6 +19,20 @@ def default_load_size(crop_size: int) -> int:
     return crop_size * 286 // 256
 
 
+def checked_load_size(load_size: int, crop_size: int) -> int:
+    """``load_size``, 0 meaning :func:`default_load_size`; a ConfigError when the random crop
+    would not fit in it."""
+    from imagexform.errors import ConfigError
+
+    load_size = load_size or default_load_size(crop_size)
+    if crop_size < 1 or load_size < crop_size:
+        raise ConfigError(
+            f"load_size ({load_size}) must be at least the crop size ({crop_size}) and "
+            "the crop size positive"
+        )
+    return load_size
+
+
 def _resize_square(pair: Tensor, size: int) -> Tensor:
     if pair.shape[-2:] == (size, size):
         return pair

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from imagexform.data.augment import augment_pair, default_load_size, resize_pair
+from imagexform.data.augment import augment_pair, checked_load_size, resize_pair
 from imagexform.errors import ConfigError, DataError
 from imagexform.io.images import (
     ImageReadError,
@@ -93,12 +93,7 @@ class PairedDataset(Dataset[dict[str, Any]]):
             raise ConfigError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         if input_nc not in (1, 3) or output_nc not in (1, 3):
             raise ConfigError(f"input_nc and output_nc must be 1 or 3, got {input_nc}, {output_nc}")
-        load_size = load_size or default_load_size(crop_size)
-        if crop_size < 1 or load_size < crop_size:
-            raise ConfigError(
-                f"load_size ({load_size}) must be at least the crop size ({crop_size}) and "
-                "the crop size positive"
-            )
+        load_size = checked_load_size(load_size, crop_size)
         root = Path(root)
         source = _locate(root, split, layout)
         if source is None:
@@ -289,6 +284,23 @@ def _by_stem(folder: Path) -> dict[str, Path]:
                 "ambiguous; keep one"
             )
     return files
+
+
+def readable_images(folder: Path) -> tuple[dict[Path, tuple[int, int]], list[tuple[Path, str]]]:
+    """The images in ``folder`` that decode, with their (height, width), and the unreadable
+    ones with the reason, each warned about; a DataError when none decodes."""
+    files = images_in(folder)
+    readable: dict[Path, tuple[int, int]] = {}
+    skipped: list[tuple[Path, str]] = []
+    for path, result in zip(files, probe_images(files), strict=True):
+        if isinstance(result, ImageReadError):
+            skipped.append((path, result.problem))
+            warnings.warn(f"{result}; skipped", SkippedImageWarning, stacklevel=3)
+        else:
+            readable[path] = result
+    if not readable:
+        raise DataError(f"{display_path(folder)}: none of its {len(files)} images can be read")
+    return readable, skipped
 
 
 def probe_images(files: Sequence[Path]) -> list[tuple[int, int] | ImageReadError]:

@@ -10,23 +10,17 @@ crop and flip.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
-from imagexform.data.augment import augment_image, default_load_size, resize_image
-from imagexform.data.paired import (
-    SkippedImageWarning,
-    images_in,
-    probe_images,
-    to_tensor,
-)
+from imagexform.data.augment import augment_image, checked_load_size, resize_image
+from imagexform.data.paired import readable_images, to_tensor
 from imagexform.data.sampling import derive_seed
-from imagexform.errors import ConfigError, DataError
-from imagexform.io.images import ImageReadError, PathLike, display_path, read_image
+from imagexform.errors import DataError
+from imagexform.io.images import PathLike, display_path, read_image
 
 
 class UnpairedDataset(Dataset[dict[str, Any]]):
@@ -49,12 +43,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
         b_channels: int = 3,
         serial_batches: bool = False,
     ) -> None:
-        load_size = load_size or default_load_size(crop_size)
-        if crop_size < 1 or load_size < crop_size:
-            raise ConfigError(
-                f"load_size ({load_size}) must be at least the crop size ({crop_size}) and "
-                "the crop size positive"
-            )
+        load_size = checked_load_size(load_size, crop_size)
         root = Path(root)
         if not root.is_dir():
             raise DataError(f"{display_path(root)}: data folder does not exist")
@@ -70,18 +59,9 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
                 f"{display_path(folder)}: folder does not exist; unpaired data needs "
                 "trainA/ and trainB/ (and optionally testA/ testB/)"
             )
-        files = images_in(folder)
-        probed = probe_images(files)
-        readable = []
-        for path, result in zip(files, probed, strict=True):
-            if isinstance(result, ImageReadError):
-                self.skipped.append((path, result.problem))
-                warnings.warn(f"{result}; skipped", SkippedImageWarning, stacklevel=3)
-            else:
-                readable.append(path)
-        if not readable:
-            raise DataError(f"{display_path(folder)}: none of its {len(files)} images can be read")
-        return readable
+        readable, skipped = readable_images(folder)
+        self.skipped.extend(skipped)
+        return list(readable)
 
     def __len__(self) -> int:
         return max(len(self.files["A"]), len(self.files["B"]))

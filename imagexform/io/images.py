@@ -333,6 +333,14 @@ def to_float(image: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) 
     return out
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """8-bit samples: 16-bit values rounded to the nearest of 256 levels (65535 = 255 × 257);
+    8-bit images unchanged."""
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return image
+
+
 def to_rgb(image: np.ndarray) -> np.ndarray:
     """Three channels whatever the file held. Alpha is dropped, not composited, which is what
     the reference pix2pix does (PIL ``convert("RGB")``), so imported models see the same data."""

@@ -11,17 +11,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imagexform.io.images import list_images, read_image, to_gray, write_image_atomic
-from imagexform.prepare.pairs import rgb8
+from imagexform.io.images import (
+    list_images,
+    read_image,
+    to_gray,
+    to_rgb,
+    to_uint8,
+    write_image_atomic,
+)
 from imagexform.prepare.walk import Outcome, each
 
 
 def edge_map(image: np.ndarray, sigma: float = 0.33, blur: int = 3) -> np.ndarray:
     """A uint8 H×W×3 drawing: black Canny edges on white. ``sigma`` widens the thresholds
     around the median (more edges), ``blur`` smooths texture away first (fewer edges)."""
-    gray = to_gray(image)[:, :, 0]
-    if gray.dtype == np.uint16:
-        gray = (gray // 257).astype(np.uint8)
+    gray = to_gray(to_uint8(image))[:, :, 0]
     if blur > 1:
         gray = cv2.GaussianBlur(gray, (blur | 1, blur | 1), 0)
     median = float(np.median(gray))
@@ -42,7 +46,7 @@ def edges(
         image = read_image(path)
         drawing = edge_map(image, sigma, blur)
         if pair:
-            drawing = np.hstack([drawing, rgb8(image)])
+            drawing = np.hstack([drawing, to_rgb(to_uint8(image))])
         write_image_atomic(output / f"{path.stem}.png", drawing)
         return 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imagexform.io.images import list_images, read_image, write_image_atomic
+from imagexform.io.images import list_images, read_image, to_rgb, to_uint8, write_image_atomic
 from imagexform.prepare.walk import Outcome, each
 
 
@@ -25,8 +25,8 @@ def combine(a_dir: Path, b_dir: Path, output: Path) -> tuple[Outcome, list[str]]
     output.mkdir(parents=True, exist_ok=True)
 
     def join(stem: str) -> int:
-        a = rgb8(read_image(a_files[stem]))
-        b = rgb8(read_image(b_files[stem]))
+        a = to_rgb(to_uint8(read_image(a_files[stem])))
+        b = to_rgb(to_uint8(read_image(b_files[stem])))
         if b.shape[:2] != a.shape[:2]:
             b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
         write_image_atomic(output / f"{stem}.png", np.hstack([a, b]))
@@ -49,12 +49,3 @@ def split(folder: Path, output: Path) -> Outcome:
         return 2
 
     return each(list_images(folder), cut, lambda path: path.name, "splitting")
-
-
-def rgb8(image: np.ndarray) -> np.ndarray:
-    """8-bit RGB: the two halves of one file need one sample type and channel count."""
-    if image.dtype == np.uint16:
-        image = (image // 257).astype(np.uint8)
-    if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
-    return np.ascontiguousarray(image[:, :, :3])

@@ -7,14 +7,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from imagexform.data.paired import SkippedImageWarning, images_in, probe_images
+from imagexform.data.paired import readable_images
 from imagexform.errors import DataError
-from imagexform.io.images import ImageReadError, display_path, read_image, to_rgb
+from imagexform.imaging.fit import fit
+from imagexform.io.images import display_path, read_image, to_rgb, to_uint8
 
 
 class SmallContentWarning(UserWarning):
@@ -22,17 +22,9 @@ class SmallContentWarning(UserWarning):
 
 
 def square(image: np.ndarray, size: int) -> np.ndarray:
-    """Shorter side to ``size`` (area filter down, cubic up), then the centred square."""
-    rgb = to_rgb(image)
-    if rgb.dtype == np.uint16:
-        rgb = (rgb // 257).astype(np.uint8)
-    height, width = rgb.shape[:2]
-    scale = size / min(height, width)
-    target = (max(size, round(width * scale)), max(size, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(rgb, target, interpolation=interpolation)
-    top, left = (target[1] - size) // 2, (target[0] - size) // 2
-    return resized[top : top + size, left : left + size]
+    """8-bit RGB, the centred square at ``size``×``size``, as the reference's Resize then
+    CenterCrop gives it."""
+    return fit(to_rgb(to_uint8(image)), size, "crop")
 
 
 class ContentDataset(Dataset[dict[str, Any]]):
@@ -43,21 +35,9 @@ class ContentDataset(Dataset[dict[str, Any]]):
         folder = root / "train" if (root / "train").is_dir() else root
         if not folder.is_dir():
             raise DataError(f"{display_path(folder)}: content folder does not exist")
-        files = images_in(folder)
-        probed = probe_images(files)
-        self.files: list[Path] = []
-        self.skipped: list[tuple[Path, str]] = []
-        small = []
-        for path, result in zip(files, probed, strict=True):
-            if isinstance(result, ImageReadError):
-                self.skipped.append((path, result.problem))
-                warnings.warn(f"{result}; skipped", SkippedImageWarning, stacklevel=2)
-                continue
-            if min(result) < image_size:
-                small.append(path.name)
-            self.files.append(path)
-        if not self.files:
-            raise DataError(f"{display_path(folder)}: none of its {len(files)} images can be read")
+        readable, self.skipped = readable_images(folder)
+        self.files = list(readable)
+        small = [path.name for path, shape in readable.items() if min(shape) < image_size]
         if small:
             listed = ", ".join(small[:5]) + (
                 f" and {len(small) - 5} more" if len(small) > 5 else ""

@@ -16,7 +16,8 @@ from torch.optim import Optimizer
 
 from imagexform.errors import ConfigError
 from imagexform.family import TrainStep
-from imagexform.io.images import read_image, to_rgb
+from imagexform.imaging.fit import fit
+from imagexform.io.images import read_image, to_rgb, to_uint8
 from imagexform.losses.perceptual import VGGFeatures
 from imagexform.losses.style import gram_matrix, total_variation
 from imagexform.train.context import TrainContext
@@ -27,18 +28,8 @@ def load_style_image(config: StyleConfig) -> np.ndarray:
     """The painting as 8-bit RGB, its longer side ``style_size`` when set."""
     if not config.style_image:
         raise ConfigError("style training needs the painting: --set style_image=PATH")
-    image = to_rgb(read_image(Path(config.style_image)))
-    if image.dtype == np.uint16:
-        image = (image // 257).astype(np.uint8)
-    if config.style_size:
-        import cv2
-
-        height, width = image.shape[:2]
-        scale = config.style_size / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        image = cv2.resize(image, size, interpolation=interpolation)
-    return image
+    image = to_rgb(to_uint8(read_image(Path(config.style_image))))
+    return fit(image, config.style_size, "fit") if config.style_size else image
 
 
 def style_layers(config: StyleConfig) -> list[str]:
