@@ -15,10 +15,12 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_command(as_json: bool) -> None:
     """Published models that `imagexform models get NAME` fetches and converts."""
-    from imagexform.catalog.store import entries, hash_status, onnx_path
+    from imagexform.catalog.store import entries, hash_status, onnx_path, pins
 
+    pinned = pins()
     rows = [
-        {**asdict(e), "cached": onnx_path(e).is_file(), "hash": hash_status(e)} for e in entries()
+        {**asdict(e), "cached": onnx_path(e).is_file(), "hash": hash_status(e, pinned)}
+        for e in entries()
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -82,10 +82,11 @@ def pins() -> dict[str, dict[str, object]]:
         return {}
 
 
-def hash_status(entry: Entry) -> str:
+def hash_status(entry: Entry, pinned: dict[str, dict[str, object]]) -> str:
+    """How a download of ``entry`` is checked; ``pinned`` is :func:`pins`."""
     if entry.sha256:
         return "published"
-    if entry.name in pins():
+    if entry.name in pinned:
         return "pinned"
     return "pin on first download"
 
@@ -113,14 +114,15 @@ def _verified(entry: Entry, data: bytes, source: str) -> bytes:
     if entry.archive_member:
         data = _member(data, entry.archive_member, source)
     digest = hashlib.sha256(data).hexdigest()
-    expected = entry.sha256 or str(pins().get(entry.name, {}).get("sha256", ""))
-    size = entry.size or int(pins().get(entry.name, {}).get("size", 0))
+    pinned = pins()
+    expected = entry.sha256 or str(pinned.get(entry.name, {}).get("sha256", ""))
+    size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
     if size and len(data) != size:
         raise UserError(f"{source}: {len(data)} bytes, expected {size}; discarded")
     if expected and digest != expected:
         raise UserError(f"{source}: sha256 {digest} does not match {expected}; discarded")
     if not expected:
-        recorded = {**pins(), entry.name: {"sha256": digest, "size": len(data)}}
+        recorded = {**pinned, entry.name: {"sha256": digest, "size": len(data)}}
         _write_atomic(_pins_file(), json.dumps(recorded, indent=2, sort_keys=True).encode())
     return data
 
