@@ -95,11 +95,12 @@ def detect_image_generator(state: object) -> GeneratorSettings | None:
     """
     if not _is_tensor_dict(state):
         return None
-    found = _detect(strip_wrappers(state))
+    state = strip_wrappers(state)
+    found = _detect(state)
     if found is None:
         return None
     settings, build = found
-    return settings if _layout_problem(build, strip_wrappers(state)) is None else None
+    return settings if _layout_problem(build, state) is None else None
 
 
 def generator_mismatch(state: object) -> str | None:

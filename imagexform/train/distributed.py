@@ -68,14 +68,15 @@ class World:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
 
-    def any(self, flag: bool, device: torch.device) -> bool:
-        """True on every rank when ``flag`` is true on any: ranks must agree on when to stop
-        (a Ctrl-C reaches them at different steps) or the collectives would hang."""
+    def any(self, flags: tuple[bool, ...], device: torch.device) -> tuple[bool, ...]:
+        """Each flag true on every rank when it is true on any, in one all-reduce: ranks must
+        agree on when to stop (a Ctrl-C reaches them at different steps) or the collectives
+        would hang."""
         if not self.distributed:
-            return flag
-        value = torch.tensor([int(flag)], device=device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
+            return flags
+        values = torch.tensor([int(flag) for flag in flags], device=device)
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return tuple(bool(value) for value in values.tolist())
 
 
 def broadcast_state(nets: Mapping[str, nn.Module], world: World) -> None:

@@ -341,8 +341,9 @@ class Trainer:
                     if reporter:
                         reporter.scalars(self.step, validation)
                     stopped_early = self.early_stopping.should_stop(validation)
-                stopped_early = self.world.any(stopped_early, self.device)
-                stopping = self.world.any(stop.is_set(), self.device)
+                stopped_early, stopping = self.world.any(
+                    (stopped_early, stop.is_set()), self.device
+                )
                 if stopped_early or stopping or _due(self.step, config.save_every, config.steps):
                     checkpoint = self.save()
                 if stopping:
