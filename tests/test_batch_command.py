@@ -694,3 +694,40 @@ def test_unwritable_report_location_is_a_usage_error_before_processing(tmp_path,
     assert result.exit_code == 2
     assert "cannot create the report's folder" in result.stderr
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_cancel_stops_like_ctrl_c_and_every_file_is_reported(tmp_path):
+    import threading
+
+    from imagexform.batch.report import FileResult
+    from imagexform.batch.run import BatchOptions, run_batch
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(8):
+        cv2.imwrite(str(photos / f"{index}.png"), np.full((48, 48, 3), index * 20, np.uint8))
+    (tmp_path / "out").mkdir()
+    cv2.imwrite(str(tmp_path / "out" / "0.png"), np.zeros((4, 4, 3), np.uint8))
+    cancel = threading.Event()
+    told: list[FileResult] = []
+
+    def on_result(result: FileResult) -> None:
+        told.append(result)
+        if result.status == "ok":
+            cancel.set()
+
+    options = BatchOptions(
+        str(photos),
+        tmp_path / "out",
+        invert_model(tmp_path / "invert.onnx"),
+        jobs=1,
+        report=tmp_path / "report.json",
+        progress=False,
+        on_result=on_result,
+        cancel=cancel,
+    )
+    assert run_batch(options) == 130
+    report = json.loads((tmp_path / "report.json").read_text())
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert told[0].status == "skipped" and 1 <= sum(r.status == "ok" for r in told) < 7
+    assert report["interrupted"] is True and len(written) == 1 + sum(r.status == "ok" for r in told)

@@ -130,3 +130,15 @@ def test_progress_counts_tiles_and_can_cancel_within_one(tmp_path):
     whole: list[tuple[int, int]] = []
     model.transform(image, tile_size=0, progress=lambda d, t: whole.append((d, t)))
     assert whole == [(1, 1)]
+
+
+def test_finished_rows_arrive_in_order_and_equal_the_result(tmp_path):
+    model = load_model(om.upscaler(tmp_path / "x2.onnx", 2))
+    image = (np.random.default_rng(1).random((100, 70, 3)) * 255).astype(np.uint8)
+    bands: list[tuple[int, int, np.ndarray]] = []
+    result = model.transform(
+        image, tile_size=32, overlap=4, rows=lambda a, b, s: bands.append((a, b, s.copy()))
+    )
+    assert len(bands) > 1 and bands[0][0] == 0 and bands[-1][1] == result.shape[0]
+    assert all(previous[1] == band[0] for previous, band in zip(bands, bands[1:], strict=False))
+    assert np.array_equal(np.concatenate([s for _, _, s in bands]), result)

@@ -12,12 +12,15 @@ with ``--format jpg``, the image is converted the way an image editor's export w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from imagexform.batch.plan import DEFAULT_QUALITY
-from imagexform.io.images import to_uint8
+from imagexform.io.images import encode_image, to_uint8
+from imagexform.io.metadata import ImageMetadata, insert_metadata, prepare_exif, profile_fits
 
-__all__ = ["DEFAULT_QUALITY", "conform", "encode_params"]
+__all__ = ["DEFAULT_QUALITY", "conform", "encode_output", "encode_params"]
 
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 NO_ALPHA = (".jpg", ".jpeg")
@@ -45,6 +48,27 @@ def encode_params(extension: str, quality: int) -> list[int]:
     if extension == ".webp":
         return [cv2.IMWRITE_WEBP_QUALITY, quality]
     return []
+
+
+def encode_output(
+    target: Path, image: np.ndarray, metadata: ImageMetadata, quality: int = DEFAULT_QUALITY
+) -> bytes:
+    """The bytes of ``image`` (already :func:`conform`-ed) in ``target``'s format, carrying
+    what of the source's ``metadata`` still describes it: the batch command and the editor's
+    Save write the same file for the same result."""
+    data = encode_image(target, image, encode_params(target.suffix, quality))
+    return insert_metadata(data, _metadata_for(metadata, image))
+
+
+def _metadata_for(metadata: ImageMetadata, image: np.ndarray) -> ImageMetadata:
+    """What of the input's metadata still describes ``image``."""
+    if not metadata:
+        return metadata
+    height, width = image.shape[:2]
+    exif = prepare_exif(metadata.exif, width, height) if metadata.exif else None
+    channels = image.shape[2] if image.ndim == 3 else 1
+    icc = metadata.icc if metadata.icc and profile_fits(metadata.icc, channels) else None
+    return ImageMetadata(exif=exif, icc=icc)
 
 
 def _on_white(image: np.ndarray) -> np.ndarray:

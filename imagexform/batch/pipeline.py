@@ -20,22 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from imagexform.batch.discover import Source
-from imagexform.batch.formats import DEFAULT_QUALITY, conform, encode_params
+from imagexform.batch.formats import DEFAULT_QUALITY, conform, encode_output
 from imagexform.batch.report import FileResult, describe_error
-from imagexform.io.images import (
-    decode_image,
-    display_path,
-    encode_image,
-    read_file_bytes,
-    write_bytes_atomic,
-)
-from imagexform.io.metadata import (
-    ImageMetadata,
-    extract_metadata,
-    insert_metadata,
-    prepare_exif,
-    profile_fits,
-)
+from imagexform.io.images import decode_image, display_path, read_file_bytes, write_bytes_atomic
+from imagexform.io.metadata import ImageMetadata, extract_metadata
 from imagexform.io.probe import DEFAULT_MAX_PIXELS, check_pixels, probe_bytes
 from imagexform.runtime.adjustments import Adjustments
 
@@ -70,6 +58,12 @@ class Settings:
     adjustments: Adjustments = field(default_factory=Adjustments)
     tile_size: int | None = None
     overlap: int | None = None
+    cancel: threading.Event | None = None  # set from outside to stop as Ctrl-C does
+
+
+class Cancelled(KeyboardInterrupt):
+    """A stop asked for through :attr:`Settings.cancel` (the editor's Cancel button): handled
+    exactly like Ctrl-C, so what is through the model is still written and nothing partial is."""
 
 
 @dataclass
@@ -237,6 +231,8 @@ class _Pipeline:
                 finished += 1
                 continue
             assert isinstance(item, _Decoded) and item.image is not None
+            if settings.cancel is not None and settings.cancel.is_set():
+                raise Cancelled
             started = True
             began = time.perf_counter()
             try:
@@ -276,11 +272,9 @@ class _Pipeline:
         began = time.perf_counter()
         known: dict[str, object] = {"bytes_in": decoded.bytes_in, "input_size": decoded.size}
         try:
-            extension = task.target.suffix
-            image = conform(item.output, extension)
+            image = conform(item.output, task.target.suffix)
             known["output_size"] = _size(image)
-            data = encode_image(task.target, image, encode_params(extension, self.settings.quality))
-            data = insert_metadata(data, _metadata_for(decoded.metadata, image))
+            data = encode_output(task.target, image, decoded.metadata, self.settings.quality)
             write_bytes_atomic(task.target, data)
         except Exception as exc:
             seconds = decoded.seconds + item.seconds + time.perf_counter() - began
@@ -302,17 +296,6 @@ class _Pipeline:
                 output_size=_size(image),
             )
         )
-
-
-def _metadata_for(metadata: ImageMetadata, image: np.ndarray) -> ImageMetadata:
-    """What of the input's metadata still describes ``image``."""
-    if not metadata:
-        return metadata
-    height, width = image.shape[:2]
-    exif = prepare_exif(metadata.exif, width, height) if metadata.exif else None
-    channels = image.shape[2] if image.ndim == 3 else 1
-    icc = metadata.icc if metadata.icc and profile_fits(metadata.icc, channels) else None
-    return ImageMetadata(exif=exif, icc=icc)
 
 
 def _size(image: np.ndarray) -> tuple[int, int]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,8 @@ class BatchOptions:
     size_multiple: int | None = None
     precision: str = "fp32"
     progress: bool | None = None  # None: a bar when stderr is a terminal
+    on_result: Callable[[FileResult], None] | None = None  # told of every file (the editor)
+    cancel: threading.Event | None = None  # set to stop the run as Ctrl-C does
 
 
 def run_batch(options: BatchOptions) -> int:
@@ -144,8 +147,12 @@ def run_batch(options: BatchOptions) -> int:
         adjustments=Adjustments(options.strength, options.preserve_color),
         tile_size=options.tile,
         overlap=options.overlap,
+        cancel=options.cancel,
     )
-    results, stats, wall = _process(tasks, model, settings, options.progress)
+    if options.on_result is not None:
+        for result in skipped:
+            options.on_result(result)
+    results, stats, wall = _process(tasks, model, settings, options)
     results = skipped + results
 
     if options.report is not None:
@@ -199,18 +206,20 @@ def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeMode
 
 
 def _process(
-    tasks: Sequence[Task], model: RuntimeModel, settings: Settings, interactive: bool | None
+    tasks: Sequence[Task], model: RuntimeModel, settings: Settings, options: BatchOptions
 ) -> tuple[list[FileResult], Stats | None, float]:
     """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
     results: list[FileResult] = []
     began = time.perf_counter()
     stats = Stats()
     try:
-        with progress(len(tasks), interactive) as update:
+        with progress(len(tasks), options.progress) as update:
 
             def collect(result: FileResult) -> None:
                 results.append(result)
                 update(result)
+                if options.on_result is not None:
+                    options.on_result(result)
 
             if tasks:
                 stats = run_pipeline(tasks, model, settings, collect)
@@ -345,10 +354,11 @@ def _summarise(
 def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
+    left_out = ("input_spec", "output", "model", "report", "progress", "on_result", "cancel")
     settings = {
-        key: value
-        for key, value in asdict(options).items()
-        if key not in ("input_spec", "output", "model", "report", "progress")
+        field.name: getattr(options, field.name)
+        for field in fields(options)
+        if field.name not in left_out
     }
     settings["conditions"] = conditions
     settings["shard"] = list(shard)

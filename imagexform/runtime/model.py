@@ -161,12 +161,15 @@ class RuntimeModel:
         overlap: int | None = None,
         adjustments: Adjustments | None = None,
         progress: tiling.Progress | None = None,
+        rows: tiling.Write | None = None,
     ) -> np.ndarray:
         """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
 
         The result has the input's sample type and alpha, at ``scale`` times the size, with
         ``adjustments`` (strength, preserve colour) applied last. ``progress(done, total)``
         hears of every finished tile, and may raise to cancel the transform there.
+        ``rows(first, end, samples)`` receives each band of output rows as soon as it is final
+        (colour only, before adjustments), so an editor can show a run as it goes.
         ``tile_size`` None picks a tile from free memory (or the model's tile hint), 0 never
         tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
         and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
@@ -181,7 +184,7 @@ class RuntimeModel:
         result = self._allocate_result(prepared)
         while True:
             try:
-                self._transform_tiled(prepared, vectors, tile, overlap, result, progress)
+                self._transform_tiled(prepared, vectors, tile, overlap, result, progress, rows)
                 return apply_adjustments(image, result, adjustments or Adjustments())
             except (OutOfMemoryError, MemoryError) as exc:
                 smaller = self._smaller_tile(tile, height, width, overlap)
@@ -278,14 +281,17 @@ class RuntimeModel:
         overlap: int,
         result: np.ndarray,
         progress: tiling.Progress | None = None,
+        rows: tiling.Write | None = None,
     ) -> None:
         io = self.info.io
         height, width = prepared.pixels.shape[:2]
         scale = io.scale
         colour = processing.output_channels(prepared, io)
 
-        def write(first: int, end: int, rows: np.ndarray) -> None:
-            result[first:end, :, :colour] = processing.finish(rows, prepared, io)
+        def write(first: int, end: int, band: np.ndarray) -> None:
+            result[first:end, :, :colour] = processing.finish(band, prepared, io)
+            if rows is not None:
+                rows(first, end, result[first:end, :, :colour])
 
         tile_hw = self._fixed or (tile, tile)
         # The blend ramps need tiles wider than two overlaps; a model hint that is not is
