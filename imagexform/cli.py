@@ -194,6 +194,7 @@ def doctor() -> None:
 
 def _add_builtin_commands() -> None:
     # These modules import nothing heavy at import time; their commands import on use.
+    from imagexform.app.command import app_command
     from imagexform.batch.command import batch
     from imagexform.catalog.commands import get_command, list_command
     from imagexform.evaluate_command import eval_command
@@ -202,6 +203,7 @@ def _add_builtin_commands() -> None:
     from imagexform.prepare.command import prepare_group
 
     for command in (
+        app_command,
         batch,
         export_command,
         import_command,

@@ -105,7 +105,7 @@ manual = "download it from the project's drive, then use --file"
 """
     )
     monkeypatch.setenv("IMAGEXFORM_CATALOG", str(path))
-    monkeypatch.setenv("IMAGEXFORM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("IMAGEXFORM_HOME", str(tmp_path / "home"))
     return path
 
 
@@ -130,14 +130,14 @@ def test_get_downloads_converts_and_caches(catalog):
 
 def test_a_changed_file_is_refused_against_its_pin(catalog, tmp_path):
     assert invoke("get", "zebra").exit_code == 0
-    for path in (tmp_path / "cache" / "catalog" / "models").iterdir():
+    for path in (tmp_path / "home" / "models").iterdir():
         path.unlink()
     changed = bytearray(Files.files["/g.pth"])
     changed[len(changed) // 2] ^= 1  # same size, other bytes
     Files.files["/g.pth"] = bytes(changed)
     result = invoke("get", "zebra")
     assert result.exit_code == 2 and "does not match" in result.output
-    assert not list((tmp_path / "cache" / "catalog" / "models").iterdir())
+    assert not list((tmp_path / "home" / "models").iterdir())
 
 
 def test_zip_member_is_extracted_and_copied_where_asked(catalog, tmp_path):
@@ -158,7 +158,7 @@ def test_failures_are_one_line_and_leave_nothing(catalog, tmp_path, server):
     local = tmp_path / "downloaded.pth"
     local.write_bytes(Files.files["/g.pth"])
     assert invoke("get", "drive", "--file", local).exit_code == 0
-    assert not (tmp_path / "cache" / "catalog" / "models" / "sized.onnx").exists()
+    assert not (tmp_path / "home" / "models" / "sized.onnx").exists()
 
 
 def test_the_shipped_catalog_is_complete_and_well_formed(monkeypatch):

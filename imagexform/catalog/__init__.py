@@ -6,6 +6,6 @@ size and sha256), converts it through the normal import path, and caches the ONN
 the second request costs nothing. Listing is torch-free; converting needs the train extra.
 """
 
-from imagexform.catalog.store import Entry, cache_root, entries, fetch, find
+from imagexform.catalog.store import Entry, entries, fetch, find, model_folder, onnx_path
 
-__all__ = ["Entry", "cache_root", "entries", "fetch", "find"]
+__all__ = ["Entry", "entries", "fetch", "find", "model_folder", "onnx_path"]

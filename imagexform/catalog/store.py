@@ -16,7 +16,7 @@ from imagexform.catalog.download import download
 from imagexform.errors import UserError
 
 CATALOG_ENV = "IMAGEXFORM_CATALOG"  # another catalog file (tests, private mirrors)
-CACHE_ENV = "IMAGEXFORM_CACHE_DIR"
+HOME_ENV = "IMAGEXFORM_HOME"  # moves the model folder (tests, portable setups)
 Progress = Callable[[int, int], None]  # bytes done, bytes expected (0 when unknown)
 
 
@@ -58,21 +58,27 @@ def find(name: str) -> Entry:
     raise UserError(f"no model named {name!r} in the catalog{hint}")
 
 
-def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
+def home() -> Path:
+    """imagexform's data folder: the user's models and the catalog's pins."""
+    configured = os.environ.get(HOME_ENV)
     if configured:
-        return Path(configured) / "catalog"
+        return Path(configured)
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("imagexform")) / "catalog"
+    return Path(platformdirs.user_data_dir("imagexform"))
+
+
+def model_folder() -> Path:
+    """Where converted catalog models go and where the editor looks for the user's models."""
+    return home() / "models"
 
 
 def onnx_path(entry: Entry) -> Path:
-    return cache_root() / "models" / f"{entry.name}.onnx"
+    return model_folder() / f"{entry.name}.onnx"
 
 
 def _pins_file() -> Path:
-    return cache_root() / "pins.json"
+    return home() / "pins.json"
 
 
 def pins() -> dict[str, dict[str, object]]:

@@ -1,0 +1,89 @@
+"""Work off the GUI thread: a job runs one function in the thread pool and reports back
+through Qt signals, which Qt queues onto the GUI thread, so widgets are only ever touched
+there and the window keeps painting while a model runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from imagexform.errors import UserError
+from imagexform.runtime import RuntimeModel, load_model
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work at the next progress report after Cancel."""
+
+
+class Job(QObject):
+    """``work(job)`` runs in the pool; it calls :meth:`report` (which raises once cancelled)
+    and may emit :attr:`partial` with anything worth showing early."""
+
+    progress = Signal(int, int)  # done, total (tiles or bytes)
+    partial = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    ended = Signal()  # after any of the three above
+
+    def __init__(self, work: Callable[[Job], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._work = work
+        self._cancel = threading.Event()
+        self.running = False
+
+    def start(self, pool: QThreadPool | None = None) -> None:
+        self.running = True
+        (pool or QThreadPool.globalInstance()).start(self._run)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def report(self, done: int, total: int) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled
+        self.progress.emit(done, total)
+
+    def _run(self) -> None:
+        try:
+            result = self._work(self)
+        except JobCancelled:
+            self.cancelled.emit()
+        except UserError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # the window shows it; the app must not die of it
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            if self._cancel.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        finally:
+            self.running = False
+            self.ended.emit()
+
+
+class ModelCache:
+    """Loaded models by file and device: a session is created on first use, in a job, and
+    reused for every later run and preview."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[tuple[Path, float, str], RuntimeModel] = {}
+
+    def get(self, path: Path, device: str) -> RuntimeModel:
+        key = (path.resolve(), path.stat().st_mtime if path.exists() else 0.0, device)
+        with self._lock:
+            model = self._models.get(key)
+            if model is None:
+                model = load_model(path, device=device)
+                self._models[key] = model
+            return model

@@ -1,0 +1,315 @@
+"""The desktop editor driven like a user would, offscreen, with tiny real ONNX models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PySide6")
+pytest.importorskip("onnx")
+
+from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model  # noqa: E402
+from handmade import exif_block  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+from onnx_models import image_tensor, save  # noqa: E402
+from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
+
+from imagexform.app.library import ModelLibrary  # noqa: E402
+from imagexform.app.settings import EditorSettings  # noqa: E402
+from imagexform.app.window import MainWindow  # noqa: E402
+from imagexform.family import IOSpec  # noqa: E402
+from imagexform.io.images import read_image  # noqa: E402
+from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata  # noqa: E402
+from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo  # noqa: E402
+from imagexform.runtime import load_model  # noqa: E402
+
+WAIT_MS = 20000
+
+
+def classifier_model(path: Path) -> Path:
+    """Sigmoid of each channel's mean: a cyan photo is 'blond' and 'young', not black-haired."""
+    info = ModelInfo(family="faces", io=IOSpec(out_channels=3), variant="classifier")
+    return save(
+        path,
+        [
+            helper.make_node("GlobalAveragePool", [IMAGE_INPUT], ["mean"]),
+            helper.make_node("Flatten", ["mean"], ["flat"]),
+            helper.make_node("Sigmoid", ["flat"], [OUTPUT]),
+        ],
+        info=info,
+        outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", 3])],
+    )
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    invert_model(folder / "invert.onnx")
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, models, monkeypatch):
+    monkeypatch.setenv("IMAGEXFORM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IMAGEXFORM_CONFIG_DIR", str(tmp_path / "config"))
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text("")
+    monkeypatch.setenv("IMAGEXFORM_CATALOG", str(catalog))
+    settings = EditorSettings(tmp_path / "config" / "editor.ini")
+    main = MainWindow(settings, ModelLibrary(shipped=models))
+    qtbot.addWidget(main)
+    main.resize(900, 600)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.close()
+
+
+def photo(path: Path, size: tuple[int, int] = (48, 64), colour=None) -> Path:
+    rng = np.random.default_rng(0)
+    if colour is None:
+        image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    else:
+        image = np.zeros((*size, 3), np.uint8) + np.array(colour, np.uint8)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def choose(window: MainWindow, path: Path) -> None:
+    assert window.panel.select_path(path), f"{path.name} is not listed"
+    assert window.panel.path == path
+
+
+def apply_and_wait(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.document.changed, timeout=WAIT_MS):
+        window.apply_model()
+
+
+def test_open_apply_compare_undo_and_save(qtbot, window, models, tmp_path):
+    source = photo(tmp_path / "grey.png", colour=(40, 40, 40))
+    assert window.open_image(source)
+    original = window.document.image.copy()
+    choose(window, models / "invert.onnx")
+    apply_and_wait(qtbot, window)
+    expected = load_model(models / "invert.onnx").transform(original)
+    assert np.array_equal(window.document.image, expected)
+    assert window.view.after is not None and window.history.stack().count() == 1
+
+    view = window.view
+    view.fit()
+    line = QPoint(int(view.slider * view.width()), view.height() // 2)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=line)
+    qtbot.mouseMove(view, QPoint(view.width() // 4, view.height() // 2))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(view.width() // 4, 0))
+    assert view.slider == pytest.approx(0.25, abs=0.02)
+    shown = view.grab().toImage()
+    middle = view.height() // 2
+    assert shown.pixelColor(view.width() // 8, middle).red() == 40  # before, left of the line
+    assert shown.pixelColor(view.width() * 3 // 4, middle).red() == 215  # after, right of it
+
+    window.document.undo_stack.undo()
+    assert np.array_equal(window.document.image, original)
+    window.document.undo_stack.redo()
+    target = tmp_path / "saved.png"
+    assert window.save(target)
+    assert np.array_equal(read_image(target), expected)
+    assert window.settings.recent() == [source]
+
+
+def test_save_keeps_exif_and_writes_jpeg_at_the_chosen_quality(window, tmp_path):
+    encoded = cv2.imencode(".jpg", np.full((32, 48, 3), 90, np.uint8))[1].tobytes()
+    exif = exif_block(orientation=1, pixel_size=(48, 32))
+    source = tmp_path / "camera.jpg"
+    source.write_bytes(insert_metadata(encoded, ImageMetadata(exif=exif)))
+    assert window.open_image(source)
+    small, large = tmp_path / "q10.jpg", tmp_path / "q95.jpg"
+    noisy = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    window.document.apply(noisy, "noise")
+    assert window.save(small, quality=10) and window.save(large, quality=95)
+    assert small.stat().st_size < large.stat().st_size
+    assert extract_metadata(small.read_bytes()).exif is not None
+
+
+def test_face_edit_parameters_come_from_metadata_and_preset_from_the_classifier(
+    qtbot, window, models, tmp_path
+):
+    attributes_model(models / "faces.onnx")
+    classifier_model(models / "faces-classifier.onnx")
+    window.panel.refresh()
+    choose(window, models / "faces.onnx")
+    form = window.panel.form
+    editor = form.conditions["attributes"]
+    assert list(editor.sliders) == list(ATTRIBUTES.labels)
+    assert editor.values() == pytest.approx(list(ATTRIBUTES.defaults))
+    editor.sliders["Blond_Hair"].set_value(1.0)  # hair colours are exclusive
+    assert editor.values() == pytest.approx([0.0, 1.0, 0.0])
+    assert form.strength is None and form.preserve_color is None
+
+    assert window.panel.classifier == models / "faces-classifier.onnx"
+    assert window.panel.preset.isVisibleTo(window.panel)
+    editor.set_values([1.0, 0.0, 0.0])
+    window.open_image(photo(tmp_path / "cyan.png", colour=(255, 255, 0)))  # BGR: cyan
+    with qtbot.waitSignal(form.changed, timeout=WAIT_MS):
+        window.preset_from_photo()
+    assert editor.values() == pytest.approx([0.0, 1.0, 1.0])
+
+    apply_and_wait(qtbot, window)
+    model = load_model(models / "faces.onnx")
+    original = window.document.undo_stack.command(0).before
+    expected = model.transform(original, {"attributes": [0.0, 1.0, 1.0]})
+    assert np.array_equal(window.document.image, expected)
+
+
+def test_cancel_stops_a_long_run_and_the_window_stays_responsive(qtbot, window, models, tmp_path):
+    slow_model(models / "slow.onnx", width=32)
+    window.panel.refresh()
+    choose(window, models / "slow.onnx")
+    window.panel.form.tile.setValue(64)
+    window.open_image(photo(tmp_path / "big.png", size=(1024, 1024)))
+    original = window.document.image
+    ticks = []
+    timer = QTimer(window, interval=20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    window.apply_model()
+    job = window.run_job
+    assert job is not None and job.running
+    # While the model runs, the event loop turns, finished tiles show, and the UI reacts.
+    qtbot.waitUntil(lambda: len(ticks) >= 5 and bool(window.view.overlays), timeout=WAIT_MS)
+    window.view.set_slider(0.3)
+    assert window.view.slider == 0.3
+    assert job.running and window.progress.isVisible() and window.progress.value() > 0
+    total = window.progress.maximum()
+    with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+    assert window.progress.value() < total
+    assert window.document.image is original and window.document.undo_stack.count() == 0
+    assert not window.view.overlays and not window.progress.isVisible()
+
+
+def test_preview_runs_only_the_visible_region(qtbot, window, models, tmp_path):
+    window.open_image(photo(tmp_path / "photo.png", size=(300, 400)))
+    choose(window, models / "invert.onnx")
+    window.view.zoom_at(4.0, QPoint(0, 0))
+    region = window.view.visible_source_rect()
+    x, y, width, height = region
+    assert width < 400 and height < 300
+    window.preview_region()
+    job = window.run_job
+    with qtbot.waitSignal(job.ended, timeout=WAIT_MS):
+        pass
+    (overlay, rect) = window.view.overlays[0]
+    assert (rect.x(), rect.y(), rect.width(), rect.height()) == (x, y, width, height)
+    full = load_model(models / "invert.onnx").transform(window.document.image)
+    shown = overlay.convertToFormat(overlay.Format.Format_RGB888)
+    pixel = shown.pixelColor(5, 7)
+    assert (pixel.red(), pixel.green(), pixel.blue()) == tuple(full[y + 7, x + 5])
+    assert window.document.undo_stack.count() == 0  # a preview is not an edit
+
+
+def test_bad_inputs_show_an_error_and_keep_the_state(qtbot, window, models, tmp_path):
+    good = photo(tmp_path / "good.png")
+    window.open_image(good)
+    image = window.document.image
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 10)
+    assert not window.open_image(broken)
+    assert "broken.png" in window.last_error and window.error_box.isVisible()
+    assert window.document.image is image and window.document.path == good
+
+    not_a_model = tmp_path / "notes.onnx"
+    not_a_model.write_text("hello")
+    assert not window.add_model(not_a_model)
+    assert "notes.onnx" in window.last_error
+    assert all(e.path != not_a_model for e in window.library.entries())
+
+    bad = save(
+        models / "bad.onnx",
+        [helper.make_node("Neg", ["pixels"], [OUTPUT])],
+        info=ModelInfo(family="broken", io=IOSpec()),
+        inputs=[image_tensor("pixels")],
+    )
+    window.panel.refresh()
+    choose(window, bad)
+    window.apply_model()
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=WAIT_MS)
+    assert "bad.onnx" in window.last_error and "image" in window.last_error
+    assert window.document.image is image and window.isVisible()
+
+
+def test_batch_dialog_runs_the_folder_and_lists_failures(qtbot, window, models, tmp_path):
+    from imagexform.app.batch_dialog import BatchDialog
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(3):
+        photo(folder / f"{index}.png")
+    (folder / "3.png").write_bytes(b"garbage")
+    choose(window, models / "invert.onnx")
+    dialog = BatchDialog(window, window.settings, window._request())
+    qtbot.addWidget(dialog)
+    dialog.input.setText(str(folder))
+    dialog.output.setText(str(tmp_path / "out"))
+    dialog.format.setCurrentText("webp")
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.exit_code is not None, timeout=WAIT_MS)
+    assert dialog.exit_code == 1
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.webp")) == [
+        "0.webp",
+        "1.webp",
+        "2.webp",
+    ]
+    assert dialog.failures.count() == 1 and "3.png" in dialog.failures.item(0).text()
+    assert dialog.report_button.isEnabled() and dialog.report_path.is_file()
+    assert dialog.progress.value() == dialog.progress.maximum() == 4
+
+
+def test_settings_persist_model_device_and_folders(qtbot, tmp_path, models, monkeypatch):
+    monkeypatch.setenv("IMAGEXFORM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IMAGEXFORM_CATALOG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    ini = tmp_path / "editor.ini"
+    first = MainWindow(EditorSettings(ini), ModelLibrary(shipped=models))
+    qtbot.addWidget(first)
+    first.open_image(photo(tmp_path / "a.png"))
+    choose(first, models / "invert.onnx")
+    first.panel.device.setCurrentText("cpu")
+    first.close()
+    second = MainWindow(EditorSettings(ini), ModelLibrary(shipped=models))
+    qtbot.addWidget(second)
+    assert second.panel.path == models / "invert.onnx"
+    assert second.panel.device.currentText() == "cpu"
+    assert second.settings.folder("open") == str(tmp_path)
+    assert [a.text() for a in second.recent_menu.actions()] == [str(tmp_path / "a.png")]
+
+
+def test_the_editor_never_imports_torch(tmp_path, models):
+    code = (
+        "import sys\n"
+        "from imagexform.app.main import application\n"
+        "from imagexform.app.window import MainWindow\n"
+        "from pathlib import Path\n"
+        "from imagexform.app.library import ModelLibrary\n"
+        "app = application()\n"
+        f"window = MainWindow(library=ModelLibrary(shipped=Path({str(models)!r})))\n"
+        "window.show()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "IMAGEXFORM_CONFIG_DIR": str(tmp_path),
+        "IMAGEXFORM_HOME": str(tmp_path),
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
