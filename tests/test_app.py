@@ -15,20 +15,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("onnx")
 
-from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model  # noqa: E402
-from handmade import exif_block  # noqa: E402
-from onnx import TensorProto, helper  # noqa: E402
-from onnx_models import image_tensor, save  # noqa: E402
-from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
+from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model
+from handmade import exif_block
+from onnx import TensorProto, helper
+from onnx_models import image_tensor, save
+from PySide6.QtCore import QPoint, Qt, QTimer
 
-from imagexform.app.library import ModelLibrary  # noqa: E402
-from imagexform.app.settings import EditorSettings  # noqa: E402
-from imagexform.app.window import MainWindow  # noqa: E402
-from imagexform.family import IOSpec  # noqa: E402
-from imagexform.io.images import read_image  # noqa: E402
-from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata  # noqa: E402
-from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo  # noqa: E402
-from imagexform.runtime import load_model  # noqa: E402
+from imagexform.app.library import ModelLibrary
+from imagexform.app.settings import EditorSettings
+from imagexform.app.window import MainWindow
+from imagexform.family import IOSpec
+from imagexform.io.images import read_image
+from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata
+from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
+from imagexform.runtime import load_model
 
 WAIT_MS = 20000
 
@@ -190,7 +190,7 @@ def test_cancel_stops_a_long_run_and_the_window_stays_responsive(qtbot, window, 
     total = window.progress.maximum()
     with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=WAIT_MS)
     assert window.progress.value() < total
     assert window.document.image is original and window.document.undo_stack.count() == 0
     assert not window.view.overlays and not window.progress.isVisible()
