@@ -76,7 +76,7 @@ class ModelPanel(QWidget):
         self.apply.setDefault(True)
         self.apply.clicked.connect(self.apply_requested)
 
-        options = QFormLayout()
+        self.options = options = QFormLayout()
         options.addRow("Direction", self.direction)
         options.addRow("Device", self.device)
         buttons = QHBoxLayout()
@@ -194,7 +194,7 @@ class ModelPanel(QWidget):
         )
         self.apply.setEnabled(runnable)
         self.live.setEnabled(runnable)
-        self.direction.setVisible(self.direction.count() > 1)
+        self.options.setRowVisible(self.direction, self.direction.count() > 1)
         self.preset.setVisible(self.classifier is not None)
 
     def _direction_chosen(self, index: int) -> None:
