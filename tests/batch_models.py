@@ -21,9 +21,10 @@ def info(family: str, *conditions: ConditionSpec) -> ModelInfo:
     return ModelInfo(family=family, io=IOSpec(conditions=conditions), title=family)
 
 
-def invert_model(path: Path) -> Path:
+def invert_model(path: Path, described: ModelInfo | None = None) -> Path:
     """``output = -image`` in [-1, 1]: every sample becomes ``max - sample``."""
-    return save(path, [helper.make_node("Neg", [IMAGE_INPUT], [OUTPUT])], info=info("invert"))
+    nodes = [helper.make_node("Neg", [IMAGE_INPUT], [OUTPUT])]
+    return save(path, nodes, info=described or info("invert"))
 
 
 STRENGTH = ConditionSpec(name="strength", defaults=(1.0,), value_range=(0.0, 1.0))

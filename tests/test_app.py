@@ -313,3 +313,79 @@ def test_the_editor_never_imports_torch(tmp_path, models):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_dropping_files_adds_models_and_opens_photos(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    extra = invert_model(tmp_path / "dropped.onnx")
+    picture = photo(tmp_path / "dropped.png")
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(extra)), QUrl.fromLocalFile(str(picture))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.panel.path == extra and window.document.path == picture
+    assert window.settings.added_models() == [extra]
+
+
+def test_cyclegan_directions_and_chained_steps(qtbot, window, models, tmp_path):
+    from batch_models import info
+
+    for variant in ("A2B", "B2A"):
+        described = info("cyclegan")
+        described.variant = variant
+        invert_model(models / f"horses-{variant}.onnx", described)
+    window.panel.refresh()
+    choose(window, models / "horses-A2B.onnx")
+    direction = window.panel.direction
+    assert [direction.itemText(i) for i in range(direction.count())] == ["A2B", "B2A"]
+    assert window.panel.options.isRowVisible(direction)
+    direction.activated.emit(1)
+    assert window.panel.path == models / "horses-B2A.onnx"
+
+    window.open_image(photo(tmp_path / "horse.png"))
+    original = window.document.image
+    apply_and_wait(qtbot, window)
+    apply_and_wait(qtbot, window)  # inverting twice chains back to the photo
+    assert window.document.undo_stack.count() == 2
+    assert np.array_equal(window.document.image, original)
+    assert "CPUExecutionProvider" in window.provider_label.text()
+
+
+def test_live_preview_follows_parameter_changes(qtbot, window, models, tmp_path):
+    from batch_models import strength_model
+
+    path = strength_model(models / "strong.onnx")
+    window.panel.refresh()
+    choose(window, path)
+    window.open_image(photo(tmp_path / "photo.png", size=(64, 64)))
+    window.panel.live.setChecked(True)
+    qtbot.waitUntil(lambda: window.run_job is None and bool(window.view.overlays), timeout=WAIT_MS)
+    first = window.view.overlays[0][0].copy()
+    editor = next(iter(window.panel.form.conditions.values()))
+    label = next(iter(editor.sliders))
+    editor.sliders[label].set_value(editor.spec.value_range[0])
+
+    def previewed_again() -> bool:
+        overlays = window.view.overlays
+        return window.run_job is None and bool(overlays) and overlays[0][0] != first
+
+    qtbot.waitUntil(previewed_again, timeout=WAIT_MS)
+    window.panel.live.setChecked(False)
+    assert not window.view.overlays and window.document.undo_stack.count() == 0
+
+
+def test_app_command_is_listed(tmp_path):
+    from click.testing import CliRunner
+
+    from imagexform.cli import cli
+
+    result = CliRunner().invoke(cli, ["app", "--help"])
+    assert result.exit_code == 0 and "IMAGE" in result.output

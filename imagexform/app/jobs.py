@@ -73,17 +73,21 @@ class Job(QObject):
 
 class ModelCache:
     """Loaded models by file and device: a session is created on first use, in a job, and
-    reused for every later run and preview."""
+    reused for every later run and preview. Only the last few stay loaded, since each holds
+    its weights (and on a GPU, device memory)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 3) -> None:
         self._lock = threading.Lock()
+        self._keep = keep
         self._models: dict[tuple[Path, float, str], RuntimeModel] = {}
 
     def get(self, path: Path, device: str) -> RuntimeModel:
         key = (path.resolve(), path.stat().st_mtime if path.exists() else 0.0, device)
         with self._lock:
-            model = self._models.get(key)
+            model = self._models.pop(key, None)
             if model is None:
                 model = load_model(path, device=device)
-                self._models[key] = model
+            self._models[key] = model  # most recently used last
+            while len(self._models) > self._keep:
+                self._models.pop(next(iter(self._models)))
             return model

@@ -62,27 +62,38 @@ class ValueSlider(QWidget):
         self.value_changed.emit(self.value())
 
 
+def slider_labels(spec: ConditionSpec) -> tuple[str, ...]:
+    """One name per value: the labels, or for an unlabelled input (a plain strength) its own
+    name, numbered when it has several values."""
+    if spec.labels:
+        return spec.labels
+    if len(spec.defaults) <= 1:
+        return (spec.name,)
+    return tuple(f"{spec.name} {index + 1}" for index in range(len(spec.defaults)))
+
+
 class ConditionEditor(QGroupBox):
     """One condition input: a slider per label."""
 
     def __init__(self, spec: ConditionSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec.name.replace("_", " ").capitalize(), parent)
         self.spec = spec
+        self.labels = slider_labels(spec)
         layout = QFormLayout(self)
         low, high = spec.value_range
-        defaults = spec.defaults or (low,) * len(spec.labels)
+        defaults = spec.defaults or (low,) * len(self.labels)
         self.sliders: dict[str, ValueSlider] = {}
-        for label, default in zip(spec.labels, defaults, strict=True):
+        for label, default in zip(self.labels, defaults, strict=True):
             slider = ValueSlider(low, high, default)
             slider.value_changed.connect(lambda value, label=label: self._exclusive(label, value))
             layout.addRow(label.replace("_", " "), slider)
             self.sliders[label] = slider
 
     def values(self) -> list[float]:
-        return [self.sliders[label].value() for label in self.spec.labels]
+        return [self.sliders[label].value() for label in self.labels]
 
     def set_values(self, values: Sequence[float]) -> None:
-        for label, value in zip(self.spec.labels, values, strict=True):
+        for label, value in zip(self.labels, values, strict=True):
             slider = self.sliders[label]
             slider.blockSignals(True)
             slider.set_value(float(value))
@@ -91,16 +102,16 @@ class ConditionEditor(QGroupBox):
     def set_from_probabilities(self, probabilities: Sequence[float]) -> None:
         """A classifier's answer as slider positions: in an exclusive group only the most
         likely label is on, since a face has one hair colour."""
-        values = dict(zip(self.spec.labels, probabilities, strict=True))
+        values = dict(zip(self.labels, probabilities, strict=True))
         low, high = self.spec.value_range
         for group in self.spec.groups:
             best = max(group, key=lambda label: values[label])
             for label in group:
                 values[label] = high if label == best else low
-        for label in self.spec.labels:
+        for label in self.labels:
             if not any(label in group for group in self.spec.groups):
                 values[label] = high if values[label] >= 0.5 else low
-        self.set_values([values[label] for label in self.spec.labels])
+        self.set_values([values[label] for label in self.labels])
 
     def _exclusive(self, moved: str, value: float) -> None:
         low = self.spec.value_range[0]
