@@ -140,5 +140,5 @@ def test_finished_rows_arrive_in_order_and_equal_the_result(tmp_path):
         image, tile_size=32, overlap=4, rows=lambda a, b, s: bands.append((a, b, s.copy()))
     )
     assert len(bands) > 1 and bands[0][0] == 0 and bands[-1][1] == result.shape[0]
-    assert all(previous[1] == band[0] for previous, band in zip(bands, bands[1:], strict=False))
+    assert all(previous[1] == band[0] for previous, band in itertools.pairwise(bands))
     assert np.array_equal(np.concatenate([s for _, _, s in bands]), result)
