@@ -30,7 +30,9 @@ def main(target: Path) -> None:
     app = application()
     work = Path(tempfile.mkdtemp())
     photo = cv2.imread(str(ROOT / "assets" / "photos" / "chelsea.jpg"))
-    small = cv2.resize(photo, (photo.shape[1] // 3, photo.shape[0] // 3), cv2.INTER_AREA)
+    small = cv2.resize(
+        photo, (photo.shape[1] // 3, photo.shape[0] // 3), interpolation=cv2.INTER_AREA
+    )
     cv2.imwrite(str(work / "chelsea-small.png"), small)
     window = MainWindow(EditorSettings(work / "editor.ini"))
     window.resize(1400, 860)

@@ -382,6 +382,27 @@ def test_live_preview_follows_parameter_changes(qtbot, window, models, tmp_path)
     assert not window.view.overlays and window.document.undo_stack.count() == 0
 
 
+def test_an_upscaler_offers_output_scale_and_tiles(qtbot, window, models, tmp_path):
+    from onnx_models import upscaler
+
+    path = upscaler(models / "x4.onnx", 4)
+    window.panel.refresh()
+    choose(window, path)
+    form = window.panel.form
+    assert form.outscale is not None and form.outscale.value() == 4
+    assert form.adjustments().outscale is None
+    form.outscale.setValue(2)
+    form.tile.setValue(16)
+    window.open_image(photo(tmp_path / "small.png", size=(40, 56)))
+    original = window.document.image
+    apply_and_wait(qtbot, window)
+    assert window.document.image.shape == (80, 112, 3)
+    full = load_model(path).transform(original)
+    assert np.array_equal(
+        window.document.image, cv2.resize(full, (112, 80), interpolation=cv2.INTER_AREA)
+    )
+
+
 def test_app_command_is_listed(tmp_path):
     from click.testing import CliRunner
 

@@ -336,6 +336,15 @@ def test_strength_and_preserve_color_adjust_any_model(tmp_path, invert):
     assert np.median(np.abs(kept[..., 1:] - original[..., 1:])) <= 1
 
 
+def test_outscale_sets_the_output_size_and_the_name_field(tmp_path, invert):
+    photos(tmp_path / "in", count=1)
+    flags = ("--model", invert, "--outscale", 1.5, "--name", "{stem}-x{scale}{ext}")
+    assert invoke(tmp_path / "in", tmp_path / "out", *flags).exit_code == 0
+    assert read_image(tmp_path / "out" / "p0-x1.5.png").shape == (36, 48, 3)
+    refused = invoke(tmp_path / "in", tmp_path / "bad", "--model", invert, "--outscale", 0)
+    assert refused.exit_code == 2 and "--outscale" in refused.output
+
+
 def test_attribute_label_flags(tmp_path):
     model = attributes_model(tmp_path / "faces.onnx")
     photos(tmp_path / "in", count=1)

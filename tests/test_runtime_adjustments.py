@@ -81,3 +81,17 @@ def test_runtime_transform_applies_adjustments_after_the_model(tmp_path):
     mixed = model.transform(image, adjustments=Adjustments(strength=0.5))
     upsized = cv2.resize(image, (40, 32), interpolation=cv2.INTER_CUBIC).astype(np.float64)
     assert np.abs(mixed - (plain / 2 + upsized / 2)).max() <= 1
+
+
+def test_outscale_resizes_a_x4_result_to_the_asked_size_with_alpha(tmp_path):
+    model = load_model(upscaler(tmp_path / "x4.onnx", 4))
+    image = np.dstack([gradient(), np.full((16, 20), 200, np.uint8)])
+    for outscale, size in ((2.0, (32, 40)), (1.5, (24, 30)), (4.0, (64, 80)), (6.0, (96, 120))):
+        result = model.transform(image, adjustments=Adjustments(outscale=outscale))
+        assert result.shape == (*size, 4) and result.dtype == np.uint8
+        assert (result[:, :, 3] == 200).all()
+    halved = model.transform(image, adjustments=Adjustments(outscale=2.0))
+    expected = cv2.resize(model.transform(image), (40, 32), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(halved, expected)
+    with pytest.raises(UserError, match="outscale 0"):
+        Adjustments(outscale=0.0)

@@ -135,6 +135,7 @@ class BatchDialog(QDialog):
             ),
             strength=request.adjustments.strength,
             preserve_color=request.adjustments.preserve_color,
+            outscale=request.adjustments.outscale,
             tile=request.tile_size,
             device=request.device,
             report=self.report_path,

@@ -2,7 +2,8 @@
 
 Condition inputs become one slider per label (a StarGAN model's attributes), with the labels
 of an exclusive group (hair colours) kept exclusive: raising one lowers the others. The
-adjustments the model declares (strength, preserve colour) come next, and tiling last.
+adjustments the model declares (strength, preserve colour) come next, then the output scale
+of an upscaler, and tiling last.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from imagexform.family import ConditionSpec
 from imagexform.modelinfo import ModelInfo
-from imagexform.runtime.adjustments import PRESERVE_COLOR, STRENGTH, Adjustments
+from imagexform.runtime.adjustments import MAX_OUTSCALE, PRESERVE_COLOR, STRENGTH, Adjustments
 
 STEPS = 100  # slider positions across a condition's value range
 
@@ -147,6 +149,16 @@ class ParameterForm(QWidget):
         if PRESERVE_COLOR in info.io.adjustments:
             self.preserve_color = QCheckBox("Keep the photo's colours")
             form.addRow("Preserve colour", self.preserve_color)
+        self.scale = info.io.scale
+        self.outscale: QDoubleSpinBox | None = None
+        if self.scale > 1:
+            self.outscale = QDoubleSpinBox()
+            self.outscale.setRange(1.0, MAX_OUTSCALE)
+            self.outscale.setSingleStep(0.5)
+            self.outscale.setPrefix("×")
+            self.outscale.setValue(self.scale)
+            self.outscale.setToolTip("Resize the result: a ×4 model's detail at ×2, for example")
+            form.addRow("Output scale", self.outscale)
         self.tile = QSpinBox()
         self.tile.setRange(0, 4096)
         self.tile.setSingleStep(32)
@@ -162,6 +174,8 @@ class ParameterForm(QWidget):
             self.strength.value_changed.connect(self.changed)
         if self.preserve_color is not None:
             self.preserve_color.toggled.connect(self.changed)
+        if self.outscale is not None:
+            self.outscale.valueChanged.connect(self.changed)
         self.tile.valueChanged.connect(self.changed)
 
     def condition_values(self) -> dict[str, list[float]]:
@@ -178,9 +192,11 @@ class ParameterForm(QWidget):
         self.changed.emit()
 
     def adjustments(self) -> Adjustments:
+        outscale = self.outscale.value() if self.outscale is not None else None
         return Adjustments(
             strength=self.strength.value() if self.strength is not None else 1.0,
             preserve_color=bool(self.preserve_color and self.preserve_color.isChecked()),
+            outscale=None if outscale == self.scale else outscale,
         )
 
     def tile_size(self) -> int | None:

@@ -117,6 +117,12 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     help="Keep the input's colours and take only the result's luminance (style transfer).",
 )
 @click.option(
+    "--outscale",
+    type=click.FloatRange(0, 16, min_open=True),
+    help="Resize results to this many times the input's size (e.g. 2 with a ×4 model). "
+    "Default: the model's scale.",
+)
+@click.option(
     "--tile",
     type=click.IntRange(min=0),
     help="Tile edge in input pixels; 0 disables tiling. Default: chosen from free memory.",
@@ -197,6 +203,7 @@ def batch(
     assignments: tuple[str, ...],
     strength: float,
     preserve_color: bool,
+    outscale: float | None,
     tile: int | None,
     overlap: int | None,
     device: str,
@@ -237,6 +244,7 @@ def batch(
         assignments=assignments,
         strength=strength,
         preserve_color=preserve_color,
+        outscale=outscale,
         tile=tile,
         overlap=overlap,
         device=device,

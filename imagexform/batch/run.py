@@ -54,6 +54,7 @@ class BatchOptions:
     assignments: tuple[str, ...] = ()
     strength: float = 1.0
     preserve_color: bool = False
+    outscale: float | None = None
     tile: int | None = None
     overlap: int | None = None
     device: str = "auto"
@@ -109,7 +110,11 @@ def run_batch(options: BatchOptions) -> int:
         options.output,
         template=options.name,
         output_format=options.output_format,
-        fields={"model": options.model.stem, "family": info.family, "scale": info.io.scale},
+        fields={
+            "model": options.model.stem,
+            "family": info.family,
+            "scale": f"{options.outscale:g}" if options.outscale else info.io.scale,
+        },
         flatten=options.flatten,
         overwrite=options.overwrite,
         shard=shard,
@@ -144,7 +149,7 @@ def run_batch(options: BatchOptions) -> int:
         keep_metadata=options.keep_metadata,
         quality=options.quality,
         conditions=conditions,
-        adjustments=Adjustments(options.strength, options.preserve_color),
+        adjustments=Adjustments(options.strength, options.preserve_color, options.outscale),
         tile_size=options.tile,
         overlap=options.overlap,
         cancel=options.cancel,
