@@ -204,9 +204,7 @@ def test_preview_runs_only_the_visible_region(qtbot, window, models, tmp_path):
     x, y, width, height = region
     assert width < 400 and height < 300
     window.preview_region()
-    job = window.run_job
-    with qtbot.waitSignal(job.ended, timeout=WAIT_MS):
-        pass
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=WAIT_MS)
     (overlay, rect) = window.view.overlays[0]
     assert (rect.x(), rect.y(), rect.width(), rect.height()) == (x, y, width, height)
     full = load_model(models / "invert.onnx").transform(window.document.image)
@@ -410,3 +408,20 @@ def test_app_command_is_listed(tmp_path):
 
     result = CliRunner().invoke(cli, ["app", "--help"])
     assert result.exit_code == 0 and "IMAGE" in result.output
+
+
+def test_opening_another_photo_drops_the_run_on_the_old_one(qtbot, window, models, tmp_path):
+    slow_model(models / "slow.onnx", width=32)
+    window.panel.refresh()
+    choose(window, models / "slow.onnx")
+    window.panel.form.tile.setValue(64)
+    window.open_image(photo(tmp_path / "big.png", size=(768, 768)))
+    window.apply_model()
+    job = window.run_job
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=WAIT_MS)
+    window.open_image(photo(tmp_path / "next.png"))
+    fresh = window.document.image
+    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+    qtbot.wait(50)  # what the old job emitted last has been delivered
+    assert window.document.image is fresh and window.document.undo_stack.count() == 0
+    assert window.run_job is None and not window.progress.isVisible()

@@ -17,9 +17,11 @@ from imagexform.io.metadata import ImageMetadata, extract_metadata
 
 
 class Document(QObject):
-    """``image`` is the current state; ``changed`` fires after open, apply, undo and redo."""
+    """``image`` is the current state; ``changed`` fires after open, apply, undo and redo,
+    ``replaced`` after open only (a different picture, not a step of this one's history)."""
 
     changed = Signal()
+    replaced = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -36,13 +38,16 @@ class Document(QObject):
         data = read_file_bytes(path)
         image = decode_image(data, path)
         self.path, self.image, self.metadata = path, image, extract_metadata(data)
-        self.undo_stack.clear()
-        self.changed.emit()
+        self._replaced()
 
     def open_pixels(self, image: np.ndarray, name: str) -> None:
         """A pasted image: no file, no metadata, saved with Save As."""
         self.path, self.image, self.metadata = Path(name), image, ImageMetadata()
+        self._replaced()
+
+    def _replaced(self) -> None:
         self.undo_stack.clear()
+        self.replaced.emit()
         self.changed.emit()
 
     def apply(self, result: np.ndarray, label: str) -> None:

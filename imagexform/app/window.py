@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self._menus()
 
         self.document.changed.connect(self._document_changed)
+        self.document.replaced.connect(self._picture_changed)
+        self.document.undo_stack.indexChanged.connect(self._picture_changed)
         self.view.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom:.0%}"))
         self.view.viewport_changed.connect(self._schedule_preview)
         self.panel.apply_requested.connect(self.apply_model)
@@ -445,7 +447,13 @@ class MainWindow(QMainWindow):
 
     def _applied(self, job: Job, result: np.ndarray, label: str) -> None:
         if job is self.run_job:
+            self.run_job = None  # done: the history move below must not cancel it
             self.document.apply(result, label)
+
+    def _picture_changed(self) -> None:
+        """Another picture or history step: a run on the old pixels is stale."""
+        self._stop_run()
+        self._schedule_preview()
 
     def _previewed(self, job: Job, result: np.ndarray, region: tuple[int, int, int, int]) -> None:
         if job is self.run_job:
@@ -465,7 +473,7 @@ class MainWindow(QMainWindow):
     def _run_ended(self, job: Job) -> None:
         if job is self.run_job:
             self.run_job = None
-            self._hide_progress()
+        self._hide_progress()
 
     def _show_progress(self, text_format: str) -> None:
         self.progress.setFormat(text_format)
