@@ -23,6 +23,7 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 
 from imagexform.app.library import ModelLibrary
 from imagexform.app.settings import EditorSettings
+from imagexform.app.view import CompareMode
 from imagexform.app.window import MainWindow
 from imagexform.family import IOSpec
 from imagexform.io.images import read_image
@@ -114,6 +115,14 @@ def test_open_apply_compare_undo_and_save(qtbot, window, models, tmp_path):
     middle = view.height() // 2
     assert shown.pixelColor(view.width() // 8, middle).red() == 40  # before, left of the line
     assert shown.pixelColor(view.width() * 3 // 4, middle).red() == 215  # after, right of it
+    view.set_mode(CompareMode.SIDE_BY_SIDE)
+    shown = view.grab().toImage()
+    assert shown.pixelColor(view.width() // 4 + 1, middle).red() == 40
+    assert shown.pixelColor(view.width() * 3 // 4 + 1, middle).red() == 215
+    view.set_mode(CompareMode.TOGGLE)
+    assert view.grab().toImage().pixelColor(view.width() // 8, middle).red() == 215
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert view.grab().toImage().pixelColor(view.width() // 8, middle).red() == 40
 
     window.document.undo_stack.undo()
     assert np.array_equal(window.document.image, original)

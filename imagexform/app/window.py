@@ -3,6 +3,7 @@ history below them; every long operation runs as a :class:`~imagexform.app.jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -125,7 +127,13 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.provider_label)
 
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence.StandardKey | str | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -136,10 +144,10 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         keys = QKeySequence.StandardKey
         file = self.menuBar().addMenu("&File")
-        self._action(file, "&Open…", self.open_dialog, keys.Open)
+        open_action = self._action(file, "&Open…", self.open_dialog, keys.Open)
         self.recent_menu = file.addMenu("Open &Recent")
         self._action(file, "&Paste as new image", self.paste, keys.Paste)
-        self._action(file, "&Save", self.save_current, keys.Save)
+        save_action = self._action(file, "&Save", self.save_current, keys.Save)
         self._action(file, "Save &As…", self.save_dialog, keys.SaveAs)
         file.addSeparator()
         self._action(file, "&Batch process a folder…", self.batch_dialog, "Ctrl+B")
@@ -176,7 +184,7 @@ class MainWindow(QMainWindow):
         self._action(model, "&Cancel", self.cancel, "Escape")
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("Main")
-        for action in (*file.actions()[:1], *file.actions()[3:4], undo, redo):
+        for action in (open_action, save_action, undo, redo):
             toolbar.addAction(action)
         self._recent_changed()
 
