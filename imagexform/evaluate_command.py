@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @click.command("eval")
-@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N photos.")
+@click.option("-y", "--yes", is_flag=True, help="Download a catalog MODEL without asking.")
 def eval_command(
     model_path: Path,
     data: Path,
@@ -50,14 +51,18 @@ def eval_command(
     tile_size: int | None,
     device: str,
     limit: int | None,
+    yes: bool,
 ) -> None:
-    """Measure MODEL.onnx as SR papers do: PSNR/SSIM on Y (crop border = scale) and on RGB,
-    for each photo in --data downscaled with MATLAB's bicubic, beside the bicubic baseline."""
+    """Measure MODEL (an .onnx file or a catalog name) as SR papers do: PSNR/SSIM on Y (crop
+    border = scale) and on RGB, for each photo in --data downscaled with MATLAB's bicubic,
+    beside the bicubic baseline."""
     from rich.console import Console
     from rich.progress import Progress
 
+    from imagexform.catalog import resolve_model
     from imagexform.evaluate import evaluate_model
 
+    model_path = resolve_model(model_path, assume_yes=yes)
     errors = Console(stderr=True)
     with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("evaluating", total=None)

@@ -63,6 +63,18 @@ def imagexform_importers() -> list[Importer]:
 
 
 @hookspec
+def imagexform_catalog_entries() -> list[dict[str, Any]]:
+    """Return published models to add to the catalog (``imagexform models list/pull``).
+
+    Called whenever the catalog is read. Each dict has the keys of a ``[[model]]`` table in
+    ``imagexform/catalog/catalog.toml``: ``name``, ``family``, ``task`` and an ``https://``
+    ``url`` at least, and ``license``, ``citation``, ``archive_member``, ``size``, ``sha256``
+    and ``set`` (importer settings) where known. The file must be one an importer (yours or
+    a family's) recognises. A name already in the catalog is ignored with a warning.
+    """
+
+
+@hookspec
 def imagexform_register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``imagexform`` command line.
 

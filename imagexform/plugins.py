@@ -162,11 +162,18 @@ class PluginHost:
             merged.update(group)
         return merged
 
+    def catalog_entries(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """What each plugin adds to the model catalog, by plugin name."""
+        return self._safe_hook_by_plugin("imagexform_catalog_entries")
+
     def register_commands(self, cli: click.Group) -> None:
         self._safe_hook("imagexform_register_commands", cli=cli)
 
     def _safe_hook(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call a hook plugin by plugin; a plugin that raises is marked failed and skipped."""
+        return [value for _, value in self._safe_hook_by_plugin(hook_name, **kwargs)]
+
+    def _safe_hook_by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         results = []
         for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
             try:
@@ -176,7 +183,7 @@ class PluginHost:
                 record.status, record.error = "failed", _describe_error(exc)
                 continue
             if value:
-                results.append(value)
+                results.append((impl.plugin_name, value))
         return results
 
 

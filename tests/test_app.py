@@ -452,3 +452,39 @@ def test_opening_another_photo_drops_the_run_on_the_old_one(qtbot, window, model
     qtbot.wait(50)  # what the old job emitted last has been delivered
     assert window.document.image is fresh and window.document.undo_stack.count() == 0
     assert window.run_job is None and not window.progress.isVisible()
+
+
+def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_path):
+    pytest.importorskip("torch")  # converting a published checkpoint needs the train extra
+    import threading
+
+    from release_server import Files, serve_files
+
+    with serve_files() as url:
+        (tmp_path / "catalog.toml").write_text(
+            f'[[model]]\nname = "zebra"\nfamily = "pix2pix"\ntask = "horse to zebra"\n'
+            f'url = "{url}/g.pth"\nlicense = "BSD"\n'
+        )
+        window.panel.refresh()
+        items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
+        (row,) = [i for i, item in enumerate(items) if item.text() == "zebra ↓"]
+        window.panel.models.setCurrentRow(row)
+        assert window.panel.download.isVisible() and "BSD" in window.panel.details.text()
+
+        Files.pause, Files.pause_after = threading.Event(), 1000  # a slow connection
+        window.panel.download.click()
+        qtbot.waitUntil(lambda: window.progress.value() == 1000, timeout=WAIT_MS)
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+        Files.pause.set()
+        qtbot.waitUntil(lambda: window.download_job is None, timeout=WAIT_MS)
+        (part,) = (tmp_path / "home" / "downloads").iterdir()
+        kept = part.stat().st_size
+        assert kept >= 1000 and not (tmp_path / "home" / "models").exists()
+
+        Files.pause = None
+        window.panel.download.click()
+        qtbot.waitUntil(lambda: window.download_job is None, timeout=WAIT_MS)
+    installed = tmp_path / "home" / "models" / "zebra.onnx"
+    assert installed.is_file() and window.panel.path == installed, window.last_error
+    assert Files.ranges == [f"bytes={kept}-"] and not part.exists()
+    assert window.panel.models.currentItem().text() == "zebra"

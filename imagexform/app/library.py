@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagexform.catalog import Entry, entries, model_folder, onnx_path
+from imagexform.catalog import SHIPPED_MODELS, Entry, entries, model_folder, onnx_path
 from imagexform.errors import UserError
 from imagexform.export.modelfile import ModelFile, inspect_model
 
-SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models"
 CLASSIFIER = "classifier"
 
 
@@ -27,7 +26,7 @@ class ModelEntry:
 
 
 class ModelLibrary:
-    def __init__(self, added: list[Path] | None = None, shipped: Path = SHIPPED) -> None:
+    def __init__(self, added: list[Path] | None = None, shipped: Path = SHIPPED_MODELS) -> None:
         self.added = list(added or [])
         self.shipped = shipped
         self._described: dict[tuple[Path, float], ModelFile] = {}

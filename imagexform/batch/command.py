@@ -37,8 +37,10 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     "model_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="The .onnx model to apply.",
+    help="The .onnx model to apply, or a catalog name (see imagexform models list), "
+    "downloaded and converted on first use.",
 )
+@click.option("-y", "--yes", is_flag=True, help="Download a catalog model without asking.")
 @click.option("-r", "--recursive", is_flag=True, help="Include images in sub-folders of INPUT.")
 @click.option(
     "--include",
@@ -190,6 +192,7 @@ def batch(
     input_spec: str,
     output: Path,
     model_path: Path,
+    yes: bool,
     recursive: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -226,11 +229,12 @@ def batch(
     continued by running the same command again.
     """
     from imagexform.batch.run import BatchOptions, run_batch
+    from imagexform.catalog import resolve_model
 
     options = BatchOptions(
         input_spec=input_spec,
         output=output,
-        model=model_path,
+        model=resolve_model(model_path, assume_yes=yes),
         recursive=recursive,
         include=include,
         exclude=exclude,

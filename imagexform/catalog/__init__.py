@@ -1,11 +1,32 @@
-"""Published models by name: ``imagexform models get realesrgan-x4plus``.
+"""Published models by name: ``imagexform models pull realesrgan-x4plus``.
 
-Each entry in ``catalog.toml`` names the official release file of a checkpoint one of our
-importers understands. Fetching downloads it once (atomically, verified against its pinned
-size and sha256), converts it through the normal import path, and caches the ONNX file, so
-the second request costs nothing. Listing is torch-free; converting needs the train extra.
+Each entry in ``catalog.toml`` (plus what plugins add) names the official release file of a
+checkpoint one of our importers understands. Fetching downloads it once (resumably, verified
+against its pinned size and sha256), converts it through the normal import path, and installs
+the ONNX file in the user's model folder, so later runs never touch the network. Listing is
+torch-free; converting needs the train extra.
 """
 
-from imagexform.catalog.store import Entry, entries, fetch, find, model_folder, onnx_path
+from imagexform.catalog.resolve import resolve_model
+from imagexform.catalog.store import (
+    SHIPPED_MODELS,
+    Entry,
+    entries,
+    fetch,
+    find,
+    model_folder,
+    onnx_path,
+    remove,
+)
 
-__all__ = ["Entry", "entries", "fetch", "find", "model_folder", "onnx_path"]
+__all__ = [
+    "SHIPPED_MODELS",
+    "Entry",
+    "entries",
+    "fetch",
+    "find",
+    "model_folder",
+    "onnx_path",
+    "remove",
+    "resolve_model",
+]

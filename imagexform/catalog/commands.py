@@ -1,10 +1,10 @@
-"""``imagexform models list`` and ``imagexform models get``: the catalog on the command line."""
+"""``imagexform models list / pull / remove``: the catalog and the model folder on the
+command line."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,31 +12,76 @@ import click
 
 
 @click.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list the shipped models.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def list_command(as_json: bool) -> None:
-    """Published models that `imagexform models get NAME` fetches and converts."""
-    from imagexform.catalog.store import entries, hash_status, onnx_path, pins
+def list_command(show_all: bool, as_json: bool) -> None:
+    """Published models (`imagexform models pull NAME` installs one) and installed models."""
+    from imagexform.catalog.store import entries, hash_status, installed_files, pins
 
     pinned = pins()
-    rows = [
-        {**asdict(e), "cached": onnx_path(e).is_file(), "hash": hash_status(e, pinned)}
-        for e in entries()
-    ]
+    rows = []
+    for entry in entries():
+        files = installed_files(entry.name)
+        size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
+        rows.append(
+            {
+                **asdict(entry),
+                "installed": any(path.suffix == ".onnx" for path in files),
+                "hash": "manual download" if entry.manual else hash_status(entry, pinned),
+                "download_bytes": size or None,
+                "files": [str(path) for path in files],
+            }
+        )
+    rows += _other_models({row["name"] for row in rows}, show_all)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "family", "task", "license", "cached", "hash")
+    table = Table("name", "family", "task", "license", "size", "installed", "hash")
     for row in rows:
-        hash_text = "manual download" if row["manual"] else row["hash"]
-        cached = "yes" if row["cached"] else "-"
-        table.add_row(row["name"], row["family"], row["task"], row["license"], cached, hash_text)
+        size = f"{row['download_bytes'] / 2**20:.1f} MB" if row["download_bytes"] else "?"
+        installed = "yes" if row["installed"] else "-"
+        table.add_row(
+            row["name"], row["family"], row["task"], row["license"], size, installed, row["hash"]
+        )
     Console().print(table)
 
 
-@click.command("get")
+def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object]]:
+    """ONNX files in the model folder that no catalog entry made (and, with ``show_all``,
+    the shipped ones), described by their own metadata."""
+    from imagexform.catalog.store import SHIPPED_MODELS, model_folder
+    from imagexform.errors import UserError
+    from imagexform.export.modelfile import inspect_model
+
+    folders = [("yours", model_folder())] + ([("shipped", SHIPPED_MODELS)] if show_all else [])
+    rows = []
+    for origin, folder in folders:
+        for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+            if path.stem in catalogued:
+                continue
+            try:
+                info = inspect_model(path).info
+            except UserError:
+                info = None
+            rows.append(
+                {
+                    "name": path.stem,
+                    "family": info.family if info else "?",
+                    "task": (info.title if info else "") or origin,
+                    "license": "",
+                    "installed": True,
+                    "hash": origin,
+                    "download_bytes": None,
+                    "files": [str(path)],
+                }
+            )
+    return rows
+
+
+@click.command("pull")
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Also copy the model here.")
 @click.option(
@@ -45,20 +90,41 @@ def list_command(as_json: bool) -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="Use this already downloaded release file instead of downloading it.",
 )
-def get_command(name: str, output: Path | None, local_file: Path | None) -> None:
-    """Download, verify and convert catalog model NAME once; print the ONNX file's path."""
+@click.option(
+    "--keep-checkpoint",
+    is_flag=True,
+    help="Keep the verified release file in the model folder beside the ONNX model.",
+)
+def pull_command(
+    name: str, output: Path | None, local_file: Path | None, keep_checkpoint: bool
+) -> None:
+    """Download, verify and convert catalog model NAME once; print the ONNX file's path.
+
+    An interrupted download resumes where it stopped when the command runs again.
+    """
+    from imagexform.catalog.resolve import terminal_progress
     from imagexform.catalog.store import fetch
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            of = f" of {total / 2**20:.1f}" if total else ""
-            click.echo(f"\r{name}: {done / 2**20:.1f}{of} MB", nl=False, err=True)
-
-    path = fetch(name, progress, local_file)
-    if sys.stderr.isatty():
-        click.echo(err=True)
+    path = fetch(name, terminal_progress(name), local_file, keep_checkpoint=keep_checkpoint)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, output)
         path = output
     click.echo(str(path))
+
+
+@click.command("remove")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask.")
+def remove_command(name: str, yes: bool) -> None:
+    """Delete installed model NAME (and its kept checkpoint) from the model folder."""
+    from imagexform.catalog.store import installed_files, remove
+    from imagexform.errors import UserError
+
+    files = installed_files(name)
+    if files and not yes:
+        listing = ", ".join(path.name for path in files)
+        if not click.confirm(f"Delete {listing}?", default=False, err=True):
+            raise UserError(f"{name}: kept")
+    for path in remove(name):
+        click.echo(f"removed {path}")

@@ -1,20 +1,27 @@
-"""The catalog file, the cache, and fetching: download, verify, pin, convert, cache."""
+"""The catalog, the model folder, and fetching: download, verify, pin, convert, install."""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import json
+import logging
 import os
 import tomllib
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from imagexform.catalog.download import download
+from imagexform.catalog.download import check_url, download
 from imagexform.errors import UserError
 
+log = logging.getLogger(__name__)
+
+# The models shipped in the source tree (a checkout or an editable install).
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
 CATALOG_ENV = "IMAGEXFORM_CATALOG"  # another catalog file (tests, private mirrors)
 HOME_ENV = "IMAGEXFORM_HOME"  # moves the model folder (tests, portable setups)
 Progress = Callable[[int, int], None]  # bytes done, bytes expected (0 when unknown)
@@ -34,6 +41,16 @@ class Entry:
     size: int = 0  # bytes, when the publisher states it
     sha256: str = ""  # when the publisher states it
     set: dict[str, str] = field(default_factory=dict)  # importer settings (--set)
+    plugin: str = ""  # the plugin that added the entry; empty for the shipped catalog
+
+    @property
+    def checkpoint_suffix(self) -> str:
+        name = self.archive_member or urlname(self.url)
+        return Path(name).suffix or ".pth"
+
+
+def urlname(url: str) -> str:
+    return Path(url.split("?")[0]).name
 
 
 def catalog_file() -> Path:
@@ -41,12 +58,45 @@ def catalog_file() -> Path:
 
 
 def entries() -> list[Entry]:
+    """The shipped catalog (or ``$IMAGEXFORM_CATALOG``) followed by what plugins add through
+    the ``imagexform_catalog_entries`` hook; on a name clash the shipped entry wins."""
     path = catalog_file()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"{path}: unreadable catalog ({exc})") from None
-    return [Entry(**{**item, "set": dict(item.get("set", {}))}) for item in raw.get("model", [])]
+    found = [_entry(item, str(path)) for item in raw.get("model", [])]
+    names = {entry.name for entry in found}
+    for plugin, items in _plugin_entries():
+        for item in items:
+            try:
+                entry = _entry({**item, "plugin": plugin}, f"plugin {plugin}")
+            except UserError as exc:
+                log.warning("%s", exc)
+                continue
+            if entry.name in names:
+                log.warning("plugin %s: catalog entry %r exists; ignored", plugin, entry.name)
+                continue
+            names.add(entry.name)
+            found.append(entry)
+    return found
+
+
+def _entry(item: Mapping[str, Any], source: str) -> Entry:
+    known = {f.name for f in fields(Entry)}
+    unknown = sorted(set(item) - known)
+    missing = [name for name in ("name", "family", "task", "url") if not item.get(name)]
+    if unknown or missing:
+        problem = f"unknown key(s) {', '.join(unknown)}" if unknown else ""
+        problem += ("; " if problem else "") + (f"missing {', '.join(missing)}" if missing else "")
+        raise UserError(f"{source}: catalog entry {item.get('name', '?')!r}: {problem}")
+    return Entry(**{**item, "set": {k: str(v) for k, v in dict(item.get("set", {})).items()}})
+
+
+def _plugin_entries() -> Iterable[tuple[str, list[Mapping[str, Any]]]]:
+    from imagexform.plugins import host
+
+    return host().catalog_entries()
 
 
 def find(name: str) -> Entry:
@@ -59,7 +109,7 @@ def find(name: str) -> Entry:
 
 
 def home() -> Path:
-    """imagexform's data folder: the user's models and the catalog's pins."""
+    """imagexform's data folder: the user's models, downloads in progress, the pins."""
     configured = os.environ.get(HOME_ENV)
     if configured:
         return Path(configured)
@@ -75,6 +125,16 @@ def model_folder() -> Path:
 
 def onnx_path(entry: Entry) -> Path:
     return model_folder() / f"{entry.name}.onnx"
+
+
+def checkpoint_path(entry: Entry) -> Path:
+    """Where ``--keep-checkpoint`` keeps the verified release file."""
+    return model_folder() / f"{entry.name}{entry.checkpoint_suffix}"
+
+
+def part_path(entry: Entry) -> Path:
+    """The download in progress, resumed by the next attempt."""
+    return home() / "downloads" / f"{entry.name}-{urlname(entry.url)}.part"
 
 
 def _pins_file() -> Path:
@@ -97,9 +157,19 @@ def hash_status(entry: Entry, pinned: dict[str, dict[str, object]]) -> str:
     return "pin on first download"
 
 
-def fetch(name: str, progress: Progress | None = None, file: Path | None = None) -> Path:
-    """The cached ONNX model for catalog entry ``name``, made on first use (from ``file``
-    when the entry has no plain download)."""
+def fetch(
+    name: str,
+    progress: Progress | None = None,
+    file: Path | None = None,
+    keep_checkpoint: bool = False,
+) -> Path:
+    """The installed ONNX model for catalog entry ``name``, made on first use (from ``file``
+    when the entry has no plain download).
+
+    ``progress(done, total)`` hears of every downloaded chunk and may raise to stop: the
+    partial download stays and the next call resumes it. Nothing is installed until the file
+    is verified and converted.
+    """
     entry = find(name)
     target = onnx_path(entry)
     if target.is_file():
@@ -109,9 +179,35 @@ def fetch(name: str, progress: Progress | None = None, file: Path | None = None)
     elif entry.manual:
         raise UserError(f"{entry.name}: {entry.manual}")
     else:
-        data = download(entry.url, progress)
-        checkpoint = _verified(entry, data, entry.url)
-    return _convert(entry, checkpoint, target)
+        check_url(entry.url)
+        part = download(entry.url, part_path(entry), progress)
+        try:
+            checkpoint = _verified(entry, part.read_bytes(), entry.url)
+        except UserError:
+            part.unlink(missing_ok=True)  # a wrong file is not resumed
+            raise
+    installed = _convert(entry, checkpoint, target, keep_checkpoint)
+    if file is None:
+        part_path(entry).unlink(missing_ok=True)
+    return installed
+
+
+def installed_files(name: str) -> list[Path]:
+    """The model folder's files for ``name``: its ONNX model and any kept checkpoint."""
+    folder = model_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.stem == name)
+
+
+def remove(name: str) -> list[Path]:
+    """Delete an installed model (and its kept checkpoint); return what was deleted."""
+    found = installed_files(name)
+    if not found:
+        raise UserError(f"{name}: not installed in {model_folder()} (see imagexform models list)")
+    for path in found:
+        path.unlink()
+    return found
 
 
 def _verified(entry: Entry, data: bytes, source: str) -> bytes:
@@ -134,19 +230,17 @@ def _verified(entry: Entry, data: bytes, source: str) -> bytes:
 
 
 def _member(data: bytes, member: str, source: str) -> bytes:
-    import io
-
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise UserError(f"{source}: not a zip archive") from None
+        raise UserError(f"{source}: not a zip archive; discarded") from None
     matches = [info for info in archive.infolist() if Path(info.filename).name == member]
     if not matches:
-        raise UserError(f"{source}: the archive has no {member}")
+        raise UserError(f"{source}: the archive has no {member}; discarded")
     return archive.read(matches[0])
 
 
-def _convert(entry: Entry, checkpoint: bytes, target: Path) -> Path:
+def _convert(entry: Entry, checkpoint: bytes, target: Path, keep_checkpoint: bool) -> Path:
     import importlib.util
     import tempfile
 
@@ -157,11 +251,16 @@ def _convert(entry: Entry, checkpoint: bytes, target: Path) -> Path:
         )
     from imagexform.export.sources import import_foreign
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{target.parent}: cannot create the model folder ({exc})") from None
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as work:
-        source = Path(work) / (entry.archive_member or Path(entry.url.split("?")[0]).name)
+        source = Path(work) / (entry.archive_member or urlname(entry.url))
         source.write_bytes(checkpoint)
         import_foreign(source, target, overrides=entry.set)
+        if keep_checkpoint:
+            os.replace(source, checkpoint_path(entry))
     return target
 
 

@@ -147,7 +147,7 @@ def import_command(
 
 @click.group("models")
 def models_group() -> None:
-    """Inspect exported ONNX models."""
+    """Published, installed and exported models: list, pull, remove, info."""
 
 
 def _shape(tensor: TensorDescription) -> str:
