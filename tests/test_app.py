@@ -470,6 +470,7 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
         (row,) = [i for i, item in enumerate(items) if item.text() == "zebra ↓"]
         window.panel.models.setCurrentRow(row)
         assert window.panel.download.isVisible() and "BSD" in window.panel.details.text()
+        assert "download size not known" in window.panel.details.text()
 
         Files.pause, Files.pause_after = threading.Event(), 1000  # a slow connection
         window.panel.download.click()

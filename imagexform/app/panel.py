@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from imagexform.app.library import ModelEntry, ModelLibrary
 from imagexform.app.parameters import ParameterForm
+from imagexform.catalog.store import pins
 from imagexform.errors import UserError
 from imagexform.export.modelfile import ModelFile
 from imagexform.runtime import DEVICES
@@ -139,10 +140,12 @@ class ModelPanel(QWidget):
             self.details.setText("Choose a model")
         elif entry.catalog is not None:
             catalog = entry.catalog
+            size = catalog.size or int(pins().get(catalog.name, {}).get("size", 0))
+            download = f"{size / 2**20:.1f} MB download" if size else "download size not known"
             self.details.setText(
                 f"<b>{html.escape(catalog.name)}</b> ({html.escape(catalog.family)})<br>"
                 f"{html.escape(catalog.task)}<br>License: {html.escape(catalog.license or '?')}"
-                f"<br><small>{html.escape(catalog.citation)}</small>"
+                f" · {download}<br><small>{html.escape(catalog.citation)}</small>"
             )
         else:
             assert entry.path is not None
