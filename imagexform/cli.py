@@ -196,7 +196,12 @@ def _add_builtin_commands() -> None:
     # These modules import nothing heavy at import time; their commands import on use.
     from imagexform.app.command import app_command
     from imagexform.batch.command import batch
-    from imagexform.catalog.commands import list_command, pull_command, remove_command
+    from imagexform.catalog.commands import (
+        get_command,
+        list_command,
+        pull_command,
+        remove_command,
+    )
     from imagexform.evaluate_command import eval_command
     from imagexform.export.commands import export_command, import_command, models_group
     from imagexform.plugin_commands import plugins_group
@@ -213,9 +218,8 @@ def _add_builtin_commands() -> None:
         plugins_group,
     ):
         cli.add_command(command)
-    models_group.add_command(list_command)
-    models_group.add_command(pull_command)
-    models_group.add_command(remove_command)
+    for command in (list_command, pull_command, get_command, remove_command):
+        models_group.add_command(command)
 
 
 _add_builtin_commands()

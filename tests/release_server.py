@@ -27,28 +27,44 @@ def saved(state: dict) -> bytes:
 
 
 class Files(http.server.BaseHTTPRequestHandler):
-    """Serves ``files`` and honours ``Range: bytes=N-``. While ``drop_after`` is set, the
-    connection is cut after that many bytes of the body (a flaky network); while ``pause``
-    is set, the body stops after ``pause_after`` bytes until the event is set (a slow one)."""
+    """Serves ``files`` and honours ``Range: bytes=N-`` (416 past the end, as GitHub does)
+    unless ``ignore_range`` is set; ``redirects`` maps a path to a ``Location``. While
+    ``drop_after`` is set, the connection is cut after that many bytes of the body (a flaky
+    network); while ``pause`` is set, the body stops after ``pause_after`` bytes until the
+    event is set (a slow one)."""
 
     files: ClassVar[dict[str, bytes]] = {}
+    redirects: ClassVar[dict[str, str]] = {}
     requests: ClassVar[list[str]] = []
     ranges: ClassVar[list[str]] = []
+    ignore_range: ClassVar[bool] = False
     drop_after: ClassVar[int | None] = None
     pause: ClassVar[threading.Event | None] = None
     pause_after: ClassVar[int] = 0
 
     def do_GET(self) -> None:
         self.requests.append(self.path)
+        if self.path in self.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
         start = 0
-        asked = self.headers.get("Range")
+        asked = None if self.ignore_range else self.headers.get("Range")
         if asked:
             self.ranges.append(asked)
             start = int(asked.removeprefix("bytes=").rstrip("-"))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
@@ -79,7 +95,8 @@ def serve_files() -> Iterator[str]:
         zf.writestr("saved_models/candy.pth", saved(TransformerNet(4).state_dict()))
         zf.writestr("saved_models/readme.txt", "four models")
     Files.files = {"/g.pth": generator, "/styles.zip": archive.getvalue()}
-    Files.requests, Files.ranges, Files.drop_after, Files.pause = [], [], None, None
+    Files.redirects, Files.requests, Files.ranges = {}, [], []
+    Files.ignore_range, Files.drop_after, Files.pause = False, None, None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

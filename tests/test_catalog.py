@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import tomllib
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 from release_server import Files, serve_files
 
+from imagexform.catalog import resolve_model
+from imagexform.catalog.download import CHUNK, check_url, download
 from imagexform.catalog.store import catalog_file
 from imagexform.cli import cli
 from imagexform.hookspecs import hookimpl
@@ -23,6 +27,13 @@ from imagexform.runtime import load_model
 def server():
     with serve_files() as url:
         yield url
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound for a moment, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -61,13 +72,25 @@ url = "{server}/missing.pth"
 name = "offline"
 family = "pix2pix"
 task = "nothing listens there"
-url = "http://127.0.0.1:9/g.pth"
+url = "http://127.0.0.1:{closed_port()}/g.pth"
 
 [[model]]
 name = "plain"
 family = "pix2pix"
 task = "not https"
 url = "http://example.com/g.pth"
+
+[[model]]
+name = "ftp"
+family = "pix2pix"
+task = "not http at all"
+url = "ftp://127.0.0.1/g.pth"
+
+[[model]]
+name = "bounce"
+family = "pix2pix"
+task = "redirects to plain http elsewhere"
+url = "{server}/bounce.pth"
 
 [[model]]
 name = "drive"
@@ -94,8 +117,8 @@ def test_pull_downloads_converts_and_installs(catalog):
     assert first.exit_code == 0, first.output
     model = load_model(first.output.strip())
     assert model.info.family == "pix2pix"
-    again = invoke("pull", "zebra")
-    assert again.output == first.output
+    again = invoke("get", "zebra")  # the former name still works, hidden from --help
+    assert again.output == first.output and "get" not in invoke("--help").output
     assert Files.requests == ["/g.pth"]  # the second call used the cache
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
     assert listed["zebra"]["hash"] == "pinned" and listed["zebra"]["installed"]
@@ -110,8 +133,8 @@ def test_a_changed_file_is_refused_against_its_pin_and_deleted(catalog, tmp_path
     changed[len(changed) // 2] ^= 1  # same size, other bytes
     Files.files["/g.pth"] = bytes(changed)
     result = invoke("pull", "zebra")
-    assert result.exit_code == 2 and "does not match" in result.output
-    assert "discarded" in result.output
+    assert result.exit_code == 2 and "does not match the pinned" in result.output
+    assert "deleted the download" in result.output and len(result.output.splitlines()) == 1
     assert not list((tmp_path / "home" / "models").iterdir())
     assert not list((tmp_path / "home" / "downloads").iterdir())
 
@@ -143,16 +166,24 @@ def test_a_cancelled_download_keeps_only_its_part(catalog, tmp_path):
 
     with pytest.raises(Stop):
         fetch("zebra", cancel)
-    assert [p.suffix for p in (tmp_path / "home" / "downloads").iterdir()] == [".part"]
-    assert not (tmp_path / "home" / "models").exists()
+    home = tmp_path / "home"
+    (part,) = [path for path in home.rglob("*") if path.is_file()]  # no pin, no model
+    assert part.parent == home / "downloads" and part.suffix == ".part"
+    assert 0 < part.stat().st_size < len(Files.files["/g.pth"])
     assert load_model(fetch("zebra")).info.family == "pix2pix"
 
 
 def test_network_and_disk_failures_leave_nothing(catalog, tmp_path, monkeypatch):
     offline = invoke("pull", "offline")
-    assert offline.exit_code == 2 and "http://127.0.0.1:9/g.pth: download failed" in offline.output
-    plain = invoke("pull", "plain")
-    assert plain.exit_code == 2 and "only https:// downloads are allowed" in plain.output
+    assert offline.exit_code == 2 and "/g.pth: download failed" in offline.output
+    for name, url in [("plain", "http://example.com/g.pth"), ("ftp", "ftp://127.0.0.1/g.pth")]:
+        refused = invoke("pull", name)
+        assert refused.exit_code == 2
+        assert f"{url}: only https:// downloads are allowed" in refused.output
+    Files.redirects["/bounce.pth"] = "http://example.com/g.pth"
+    bounced = invoke("pull", "bounce")
+    assert bounced.exit_code == 2 and "http://example.com/g.pth: only https://" in bounced.output
+    assert Files.requests == ["/bounce.pth"]  # refused before anything went to example.com
     assert not (tmp_path / "home").exists()
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -162,6 +193,34 @@ def test_network_and_disk_failures_leave_nothing(catalog, tmp_path, monkeypatch)
     assert str(blocker / "home") in unwritable.output and blocker.read_text() == "not a folder"
 
 
+def test_a_model_folder_that_cannot_be_written_keeps_the_verified_download(catalog, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").write_text("a file where the folder should be")
+    failed = invoke("pull", "zebra")
+    assert failed.exit_code == 2, failed.output
+    assert f"{home / 'models'}: cannot write to the model folder" in failed.output
+    (part,) = (home / "downloads").iterdir()
+    size = len(Files.files["/g.pth"])
+    assert part.stat().st_size == size
+    (home / "models").unlink()
+    fixed = invoke("pull", "zebra")
+    assert fixed.exit_code == 0, fixed.output
+    assert Files.ranges == [f"bytes={size}-"]  # the server said 416: nothing came again
+    assert load_model(fixed.output.strip()).info.family == "pix2pix" and not part.exists()
+
+
+def test_a_server_that_ignores_range_is_downloaded_from_the_start(server, tmp_path):
+    part = tmp_path / "g.pth.part"
+    part.write_bytes(b"bytes of some older file")
+    Files.ignore_range = True
+    seen: list[tuple[int, int]] = []
+    download(f"{server}/g.pth", part, lambda done, total: seen.append((done, total)))
+    size = len(Files.files["/g.pth"])
+    assert part.read_bytes() == Files.files["/g.pth"]
+    assert seen[0][0] <= CHUNK and seen[-1] == (size, size)
+
+
 def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
     assert invoke("pull", "zebra", "--keep-checkpoint").exit_code == 0
     models = tmp_path / "home" / "models"
@@ -169,6 +228,10 @@ def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
     (models / "mine.onnx").write_bytes((models / "zebra.onnx").read_bytes())
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
     assert listed["mine"]["installed"] and listed["mine"]["family"] == "pix2pix"
+    assert listed["zebra"]["installed"] and listed["zebra"]["hash"] == "pinned"
+    assert not listed["candy"]["installed"] and listed["candy"]["license"] == ""
+    table = invoke("list").output
+    assert "mine" in table and "zebra" in table and "BSD" in table
     assert "imagexform-sr-x4" not in listed
     everything = {row["name"] for row in json.loads(invoke("list", "--all", "--json").output)}
     assert "imagexform-sr-x4" in everything
@@ -176,6 +239,11 @@ def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
     assert removed.exit_code == 0 and sorted(p.name for p in models.iterdir()) == ["mine.onnx"]
     again = invoke("remove", "zebra", "-y")
     assert again.exit_code == 2 and "not installed" in again.output
+    kept = CliRunner().invoke(cli, ["models", "remove", "mine"], input="n\n")
+    assert kept.exit_code == 2 and "Delete mine.onnx?" in kept.output
+    assert (models / "mine.onnx").is_file()
+    assert CliRunner().invoke(cli, ["models", "remove", "mine"], input="y\n").exit_code == 0
+    assert not list(models.iterdir())
 
 
 def test_batch_pulls_a_catalog_name_once_then_runs_offline(catalog, tmp_path):
@@ -193,27 +261,50 @@ def test_batch_pulls_a_catalog_name_once_then_runs_offline(catalog, tmp_path):
 
 
 class CatalogPlugin:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
     @hookimpl
     def imagexform_catalog_entries(self):
         return [
-            {"name": "plugin-zebra", "family": "pix2pix", "task": "t", "url": "https://x/g.pth"},
-            {"name": "zebra", "family": "pix2pix", "task": "clash", "url": "https://x/g.pth"},
+            {"name": "plugin-zebra", "family": "pix2pix", "task": "t", "url": self.url},
+            {"name": "zebra", "family": "pix2pix", "task": "clash", "url": self.url},
             {"name": "broken", "family": "pix2pix", "colour": "blue"},
         ]
 
 
-def test_plugins_extend_the_catalog(catalog):
+def test_plugins_extend_the_catalog(catalog, caplog, server):
     plugins = host()
-    plugin = CatalogPlugin()
+    plugin = CatalogPlugin(f"{server}/missing.pth")
     plugins.register(plugin, PluginRecord(name="catalog-test"))
     try:
-        listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
+        with caplog.at_level(logging.WARNING, logger="imagexform.catalog.store"):
+            listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
+        pulled = invoke("pull", "plugin-zebra")  # its entry is used like a shipped one
     finally:
         plugins.manager.unregister(plugin)
         del plugins.records["catalog-test"]
     assert listed["plugin-zebra"]["plugin"] == "catalog-test"
     assert listed["zebra"]["plugin"] == "" and listed["zebra"]["task"] == "horse to zebra"
     assert "broken" not in listed
+    assert "plugin catalog-test: catalog entry 'zebra' exists; ignored" in caplog.text
+    assert pulled.exit_code == 2 and f"{server}/missing.pth: HTTP 404" in pulled.output
+    assert Files.requests == ["/missing.pth"]
+
+
+def test_model_values_are_paths_or_names_and_installed_names_stay_offline(
+    catalog, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("elsewhere/zebra") == Path("elsewhere/zebra")  # a path, even if missing
+    assert resolve_model("zebra.onnx") == Path("zebra.onnx")
+    models = tmp_path / "home" / "models"
+    models.mkdir(parents=True)
+    (models / "zebra.onnx").write_bytes(b"installed")
+    assert resolve_model("zebra") == models / "zebra.onnx"
+    Path("zebra").write_bytes(b"a file here wins")
+    assert resolve_model("zebra") == Path("zebra")
+    assert Files.requests == []
 
 
 def test_zip_member_is_extracted_and_copied_where_asked(catalog, tmp_path):
@@ -224,16 +315,19 @@ def test_zip_member_is_extracted_and_copied_where_asked(catalog, tmp_path):
 
 def test_failures_are_one_line_and_leave_nothing(catalog, tmp_path, server):
     wrong_size = invoke("pull", "sized")
-    assert wrong_size.exit_code == 2 and "expected 12; discarded" in wrong_size.output
+    assert wrong_size.exit_code == 2 and "expected 12; deleted the download" in wrong_size.output
     missing = invoke("pull", "gone")
     assert missing.exit_code == 2 and f"{server}/missing.pth: HTTP 404" in missing.output
     unknown = invoke("pull", "zebro")
     assert unknown.exit_code == 2 and "did you mean zebra" in unknown.output
+    evaluated = CliRunner().invoke(cli, ["eval", "zebro", "--data", str(tmp_path)])
+    assert evaluated.exit_code == 2 and "did you mean zebra" in evaluated.output
     manual = invoke("pull", "drive")
     assert manual.exit_code == 2 and "use --file" in manual.output
     local = tmp_path / "downloaded.pth"
     local.write_bytes(Files.files["/g.pth"])
     assert invoke("pull", "drive", "--file", local).exit_code == 0
+    assert local.read_bytes() == Files.files["/g.pth"]  # the user's file is only read
     assert not (tmp_path / "home" / "models" / "sized.onnx").exists()
 
 
@@ -245,7 +339,8 @@ def test_the_shipped_catalog_is_complete_and_well_formed(monkeypatch):
     families = set(host().families)
     for model in models:
         assert model["family"] in families and model["task"] and model["license"]
-        assert model["url"].startswith(("https://", "http://")) and model["source_note"]
+        assert model["url"].startswith("https://") and model["source_note"]
+        check_url(model["url"])
         assert len(model.get("sha256", "")) in (0, 64)
     required = {
         "realesrgan-x4plus",

@@ -36,7 +36,7 @@ from imagexform.app.jobs import Job, ModelCache
 from imagexform.app.library import ModelLibrary
 from imagexform.app.panel import ModelPanel
 from imagexform.app.qimages import from_qimage, to_qimage
-from imagexform.app.running import Band, RunRequest, classify, transform
+from imagexform.app.running import Band, RunRequest, classify, preview, transform
 from imagexform.app.settings import EditorSettings
 from imagexform.app.view import CompareMode, ImageView
 from imagexform.batch.formats import conform, encode_output
@@ -387,7 +387,8 @@ class MainWindow(QMainWindow):
         region = self.view.visible_source_rect()
         if region is None:
             return
-        job = Job(lambda job: transform(job, self.cache, request, image, region))
+        screen_scale = self.view.zoom * self.view.devicePixelRatioF()
+        job = Job(lambda job: preview(job, self.cache, request, image, region, screen_scale))
         job.partial.connect(lambda item: self._partial(job, item, 1))
         job.succeeded.connect(lambda result: self._previewed(job, result, region))
         self._start_run(job, "preview: tile %v of %m")

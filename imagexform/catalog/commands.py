@@ -105,12 +105,22 @@ def pull_command(
     from imagexform.catalog.resolve import terminal_progress
     from imagexform.catalog.store import fetch
 
-    path = fetch(name, terminal_progress(name), local_file, keep_checkpoint=keep_checkpoint)
+    with terminal_progress(name) as progress:
+        path = fetch(name, progress, local_file, keep_checkpoint=keep_checkpoint)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, output)
         path = output
     click.echo(str(path))
+
+
+get_command = click.Command(
+    "get",
+    callback=pull_command.callback,
+    params=pull_command.params,
+    help="The former name of `imagexform models pull`, kept so scripts keep working.",
+    hidden=True,
+)
 
 
 @click.command("remove")

@@ -58,6 +58,13 @@ def download(url: str, part: Path, progress: Progress | None = None) -> Path:
         raise UserError(f"{url}: download failed ({getattr(exc, 'reason', exc)})") from None
     with response:
         resumed = have > 0 and response.status == 206
+        if resumed and not _starts_at(response.headers.get("Content-Range", ""), have):
+            part.unlink(missing_ok=True)
+            raise UserError(
+                f"{url}: the server resumed at the wrong place (Content-Range "
+                f"{response.headers.get('Content-Range')!r} for bytes={have}-); deleted "
+                f"{part}, run the same command again to download from the start"
+            )
         length = int(response.headers.get("Content-Length") or 0)
         done = have if resumed else 0
         expected = done + length if length else 0
@@ -73,6 +80,12 @@ def download(url: str, part: Path, progress: Progress | None = None) -> Path:
             "command again to resume"
         )
     return part
+
+
+def _starts_at(content_range: str, offset: int) -> bool:
+    """Whether a 206 answer's ``Content-Range: bytes START-END/TOTAL`` continues at ``offset``."""
+    unit, _, span = content_range.partition(" ")
+    return unit == "bytes" and span.split("-", 1)[0].strip() == str(offset)
 
 
 def _open_part(part: Path, mode: str) -> BinaryIO:

@@ -4,11 +4,13 @@ realesrgan-x4plus`` downloads and converts on first use, and later runs start of
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from imagexform.catalog.store import Entry, Progress, fetch, find, model_folder
+from imagexform.catalog.store import Entry, Progress, fetch, find, model_folder, pins
 from imagexform.errors import UserError
 
 MODEL_SUFFIXES = (".onnx", ".ort")
@@ -16,8 +18,8 @@ MODEL_SUFFIXES = (".onnx", ".ort")
 
 def resolve_model(value: str | Path, assume_yes: bool = False) -> Path:
     """The model file ``value`` names: a path as given (missing files are reported by the
-    loader), a model installed in the model folder, or a catalog entry, downloaded and
-    converted after asking (``assume_yes`` skips the question)."""
+    loader), a model installed in the model folder (no network), or a catalog entry,
+    downloaded and converted after asking (``assume_yes`` skips the question)."""
     path = Path(value)
     if path.exists() or path.suffix.lower() in MODEL_SUFFIXES or len(path.parts) > 1:
         return path
@@ -29,26 +31,48 @@ def resolve_model(value: str | Path, assume_yes: bool = False) -> Path:
         raise UserError(
             f"{entry.name}: not downloaded; pass --yes or run imagexform models pull {entry.name}"
         )
-    return fetch(entry.name, terminal_progress(entry.name))
+    with terminal_progress(entry.name) as progress:
+        return fetch(entry.name, progress)
 
 
 def _confirm(entry: Entry) -> bool:
+    """Ask on a terminal; anything else (a script, a pipe) must say --yes."""
     if not sys.stdin.isatty():
         return False
-    licence = f", license {entry.license}" if entry.license else ""
+    size = entry.size or int(pins().get(entry.name, {}).get("size", 0))
+    details = [entry.task]
+    if entry.license:
+        details.append(f"license {entry.license}")
+    if size:
+        details.append(f"{size / 2**20:.0f} MB")
     return click.confirm(
-        f"{entry.name} ({entry.task}{licence}) is not downloaded yet. Download and convert it?",
-        default=True,
-        err=True,
+        f"Download and convert {entry.name} ({', '.join(details)})?", default=True, err=True
     )
 
 
-def terminal_progress(name: str) -> Progress:
-    """A ``progress(done, total)`` that redraws one line on stderr when it is a terminal."""
+@contextmanager
+def terminal_progress(name: str) -> Iterator[Progress]:
+    """A ``progress(done, total)`` that draws a download bar on stderr while it is a terminal
+    and stays silent otherwise, so logs and pipes get only the result."""
+    from rich import progress as bars
+    from rich.console import Console
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            of = f" of {total / 2**20:.1f}" if total else ""
-            click.echo(f"\r{name}: {done / 2**20:.1f}{of} MB", nl=done == total, err=True)
+    console = Console(stderr=True)
+    with bars.Progress(
+        bars.TextColumn("{task.description}"),
+        bars.BarColumn(),
+        bars.DownloadColumn(),
+        bars.TransferSpeedColumn(),
+        bars.TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(name, total=None)
 
-    return progress
+        def progress(done: int, total: int) -> None:
+            # Converting takes a while after the last byte: say so rather than sit at 100 %.
+            described = f"{name}: converting" if done == total else name
+            bar.update(task, completed=done, total=total or None, description=described)
+
+        yield progress

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import json
 import logging
 import os
+import shutil
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from imagexform.catalog.download import check_url, download
+from imagexform.catalog.download import download
 from imagexform.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -164,32 +165,33 @@ def fetch(
     keep_checkpoint: bool = False,
 ) -> Path:
     """The installed ONNX model for catalog entry ``name``, made on first use (from ``file``
-    when the entry has no plain download).
+    when the entry has no plain download, or the user already has the release file).
 
-    ``progress(done, total)`` hears of every downloaded chunk and may raise to stop: the
-    partial download stays and the next call resumes it. Nothing is installed until the file
-    is verified and converted.
+    ``progress(done, total)`` hears of every downloaded chunk and may raise to stop (the
+    editor's Cancel): the partial download stays, the next call resumes it, and nothing else
+    is written. The release file is verified before the importer opens it, and the model is
+    only installed once fully converted, so a failure never leaves a half-made model.
     """
     entry = find(name)
     target = onnx_path(entry)
     if target.is_file():
         return target
     if file is not None:
-        checkpoint = _verified(entry, file.read_bytes(), str(file))
+        release, source, part = Path(file), str(file), None
     elif entry.manual:
         raise UserError(f"{entry.name}: {entry.manual}")
     else:
-        check_url(entry.url)
         part = download(entry.url, part_path(entry), progress)
-        try:
-            checkpoint = _verified(entry, part.read_bytes(), entry.url)
-        except UserError:
-            part.unlink(missing_ok=True)  # a wrong file is not resumed
-            raise
-    installed = _convert(entry, checkpoint, target, keep_checkpoint)
-    if file is None:
-        part_path(entry).unlink(missing_ok=True)
-    return installed
+        release, source = part, entry.url
+    try:
+        _verify(entry, release, source)
+    except UserError as exc:
+        if part is None:
+            raise UserError(f"{exc}; not used") from None
+        part.unlink(missing_ok=True)  # a wrong file is not resumed
+        raise UserError(f"{exc}; deleted the download {part}") from None
+    _convert(entry, release, target, keep_checkpoint=keep_checkpoint, owned=part is not None)
+    return target
 
 
 def installed_files(name: str) -> list[Path]:
@@ -210,37 +212,61 @@ def remove(name: str) -> list[Path]:
     return found
 
 
-def _verified(entry: Entry, data: bytes, source: str) -> bytes:
-    """The checkpoint bytes (taken out of the zip where the entry says so), checked against
-    the published or pinned size and hash; a first download pins them."""
-    if entry.archive_member:
-        data = _member(data, entry.archive_member, source)
-    digest = hashlib.sha256(data).hexdigest()
+def _verify(entry: Entry, release: Path, source: str) -> None:
+    """Check the checkpoint in ``release`` (the zip member where the entry names one) against
+    the published or pinned size and sha256; a first download pins them."""
+    with _opened_checkpoint(entry, release, source) as stream:
+        digest, size = _digest(stream)
     pinned = pins()
+    kind = "published" if entry.sha256 else "pinned"
     expected = entry.sha256 or str(pinned.get(entry.name, {}).get("sha256", ""))
-    size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
-    if size and len(data) != size:
-        raise UserError(f"{source}: {len(data)} bytes, expected {size}; discarded")
+    expected_size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
+    if expected_size and size != expected_size:
+        raise UserError(f"{source}: {size} bytes, expected {expected_size}")
     if expected and digest != expected:
-        raise UserError(f"{source}: sha256 {digest} does not match {expected}; discarded")
+        raise UserError(f"{source}: sha256 {digest} does not match the {kind} {expected}")
     if not expected:
-        recorded = {**pinned, entry.name: {"sha256": digest, "size": len(data)}}
+        recorded = {**pinned, entry.name: {"sha256": digest, "size": size}}
         _write_atomic(_pins_file(), json.dumps(recorded, indent=2, sort_keys=True).encode())
-    return data
 
 
-def _member(data: bytes, member: str, source: str) -> bytes:
+@contextmanager
+def _opened_checkpoint(entry: Entry, release: Path, source: str) -> Iterator[BinaryIO]:
+    """The checkpoint's bytes as a stream: the file itself, or its member of a zip release."""
+    if not entry.archive_member:
+        with release.open("rb") as stream:
+            yield stream
+        return
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(release)
     except zipfile.BadZipFile:
-        raise UserError(f"{source}: not a zip archive; discarded") from None
-    matches = [info for info in archive.infolist() if Path(info.filename).name == member]
-    if not matches:
-        raise UserError(f"{source}: the archive has no {member}; discarded")
-    return archive.read(matches[0])
+        raise UserError(f"{source}: not a zip archive") from None
+    with archive:
+        names = [i for i in archive.infolist() if Path(i.filename).name == entry.archive_member]
+        if not names:
+            raise UserError(f"{source}: the archive has no {entry.archive_member}")
+        with archive.open(names[0]) as stream:
+            yield stream
 
 
-def _convert(entry: Entry, checkpoint: bytes, target: Path, keep_checkpoint: bool) -> Path:
+def _digest(stream: BinaryIO) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _convert(
+    entry: Entry, release: Path, target: Path, *, keep_checkpoint: bool, owned: bool
+) -> None:
+    """Import the verified ``release`` and install its ONNX export at ``target``.
+
+    The export is written in a scratch folder beside ``target`` and moved in when complete.
+    ``owned`` releases (our downloads) are moved or deleted afterwards; a user's file is
+    only ever copied.
+    """
     import importlib.util
     import tempfile
 
@@ -253,19 +279,52 @@ def _convert(entry: Entry, checkpoint: bytes, target: Path, keep_checkpoint: boo
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
     except OSError as exc:
-        raise UserError(f"{target.parent}: cannot create the model folder ({exc})") from None
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as work:
-        source = Path(work) / (entry.archive_member or urlname(entry.url))
-        source.write_bytes(checkpoint)
-        import_foreign(source, target, overrides=entry.set)
+        raise UserError(
+            f"{target.parent}: cannot write to the model folder ({exc.strerror or exc})"
+        ) from None
+    try:
+        checkpoint = work / (entry.archive_member or urlname(entry.url))
+        with (
+            _opened_checkpoint(entry, release, str(release)) as stream,
+            _writing(checkpoint) as out,
+        ):
+            shutil.copyfileobj(stream, out, 1 << 20)
+        export = work / target.name
+        try:
+            import_foreign(checkpoint, export, overrides=entry.set)
+        except UserError as exc:
+            raise UserError(f"{entry.name}: {exc}") from None
         if keep_checkpoint:
-            os.replace(source, checkpoint_path(entry))
-    return target
+            os.replace(checkpoint, checkpoint_path(entry))
+        os.replace(export, target)
+    except OSError as exc:  # a full disk while exporting, a folder changed under us
+        where = exc.filename or target.parent
+        raise UserError(f"{where}: cannot write the model ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if owned:
+        release.unlink(missing_ok=True)
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for writing; a failure (full disk, no permission) is one line naming it."""
+    try:
+        with path.open("wb") as out:
+            yield out
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace ``path`` whole, so a reader (or a crash) never sees half a pins file."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
