@@ -507,3 +507,18 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
     assert installed.is_file() and window.panel.path == installed, window.last_error
     assert Files.ranges == [f"bytes={kept}-"] and not part.exists()
     assert window.panel.models.currentItem().text() == "zebra"
+
+
+def test_paste_opens_the_clipboard_image(window):
+    from PySide6.QtGui import QGuiApplication
+
+    from imagexform.app.qimages import to_qimage
+
+    pixels = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    QGuiApplication.clipboard().setImage(to_qimage(pixels))
+    window.paste()
+    assert np.array_equal(window.document.image, pixels)
+    QGuiApplication.clipboard().clear()
+    window.paste()
+    assert "clipboard holds no image" in window.last_error
+    assert np.array_equal(window.document.image, pixels)
