@@ -44,6 +44,7 @@ class BatchDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch process a folder")
+        self.setMinimumWidth(520)
         self.settings = settings
         self.request = request
         self.job: Job | None = None
