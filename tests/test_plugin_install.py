@@ -5,6 +5,7 @@ new environment sees this one's packages (torch, imagexform) through a site dire
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import site
@@ -108,6 +109,14 @@ def test_install_list_train_export_break_and_uninstall(environment, tmp_path):
         env=env,
     )
     assert (tmp_path / "deblur.onnx").stat().st_size > 0
+    photo = tmp_path / "blurred.png"
+    cv2.imwrite(
+        str(photo), cv2.GaussianBlur(rng.integers(0, 256, (48, 48, 3), np.uint8), (5, 5), 2)
+    )
+    editor = {**env, "QT_QPA_PLATFORM": "offscreen", "IMAGEXFORM_HOME": str(tmp_path / "home")}
+    script = Path(__file__).with_name("editor_run.py")
+    used = json.loads(run(python, script, tmp_path / "deblur.onnx", photo, env=editor).stdout)
+    assert used["family"] == "deblur" and used["steps"] == 1 and used["shape"] == [48, 48, 3]
 
     package = Path(
         run(
