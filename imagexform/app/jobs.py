@@ -43,10 +43,6 @@ class Job(QObject):
     def cancel(self) -> None:
         self._cancel.set()
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
     def report(self, done: int, total: int) -> None:
         if self._cancel.is_set():
             raise JobCancelled

@@ -8,7 +8,7 @@ of an upscaler, and tiling last.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -180,11 +180,6 @@ class ParameterForm(QWidget):
 
     def condition_values(self) -> dict[str, list[float]]:
         return {name: editor.values() for name, editor in self.conditions.items()}
-
-    def set_condition_values(self, values: Mapping[str, Sequence[float]]) -> None:
-        for name, vector in values.items():
-            self.conditions[name].set_values(vector)
-        self.changed.emit()
 
     def preset(self, name: str, probabilities: Sequence[float]) -> None:
         """Set condition ``name`` from a classifier's probabilities for the photo."""
