@@ -179,12 +179,17 @@ def test_face_edit_parameters_come_from_metadata_and_preset_from_the_classifier(
     assert np.array_equal(window.document.image, expected)
 
 
-def test_cancel_stops_a_long_run_and_the_window_stays_responsive(qtbot, window, models, tmp_path):
+def start_with_a_slow_model(window: MainWindow, models: Path, photo_path: Path, edge: int) -> None:
+    """A model with real work per pixel, in 64-pixel tiles: a run of many tiles."""
     slow_model(models / "slow.onnx", width=32)
     window.panel.refresh()
     choose(window, models / "slow.onnx")
     window.panel.form.tile.setValue(64)
-    window.open_image(photo(tmp_path / "big.png", size=(1024, 1024)))
+    window.open_image(photo(photo_path, size=(edge, edge)))
+
+
+def test_cancel_stops_a_long_run_and_the_window_stays_responsive(qtbot, window, models, tmp_path):
+    start_with_a_slow_model(window, models, tmp_path / "big.png", 1024)
     original = window.document.image
     ticks = []
     timer = QTimer(window, interval=20)
@@ -436,11 +441,7 @@ def test_app_command_is_listed(tmp_path):
 
 
 def test_opening_another_photo_drops_the_run_on_the_old_one(qtbot, window, models, tmp_path):
-    slow_model(models / "slow.onnx", width=32)
-    window.panel.refresh()
-    choose(window, models / "slow.onnx")
-    window.panel.form.tile.setValue(64)
-    window.open_image(photo(tmp_path / "big.png", size=(768, 768)))
+    start_with_a_slow_model(window, models, tmp_path / "big.png", 768)
     window.apply_model()
     job = window.run_job
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=WAIT_MS)
