@@ -28,7 +28,8 @@ def saved(state: dict) -> bytes:
 
 class Files(http.server.BaseHTTPRequestHandler):
     """Serves ``files`` and honours ``Range: bytes=N-`` (416 past the end, as GitHub does)
-    unless ``ignore_range`` is set; ``redirects`` maps a path to a ``Location``. While
+    unless ``ignore_range`` is set (or from ``range_start`` whatever was asked, like a broken
+    proxy, while that is set); ``redirects`` maps a path to a ``Location``. While
     ``drop_after`` is set, the connection is cut after that many bytes of the body (a flaky
     network); while ``pause`` is set, the body stops after ``pause_after`` bytes until the
     event is set (a slow one)."""
@@ -38,6 +39,7 @@ class Files(http.server.BaseHTTPRequestHandler):
     requests: ClassVar[list[str]] = []
     ranges: ClassVar[list[str]] = []
     ignore_range: ClassVar[bool] = False
+    range_start: ClassVar[int | None] = None
     drop_after: ClassVar[int | None] = None
     pause: ClassVar[threading.Event | None] = None
     pause_after: ClassVar[int] = 0
@@ -59,6 +61,7 @@ class Files(http.server.BaseHTTPRequestHandler):
         if asked:
             self.ranges.append(asked)
             start = int(asked.removeprefix("bytes=").rstrip("-"))
+            start = start if self.range_start is None else self.range_start
             if start >= len(body):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(body)}")
@@ -96,7 +99,7 @@ def serve_files() -> Iterator[str]:
         zf.writestr("saved_models/readme.txt", "four models")
     Files.files = {"/g.pth": generator, "/styles.zip": archive.getvalue()}
     Files.redirects, Files.requests, Files.ranges = {}, [], []
-    Files.ignore_range, Files.drop_after, Files.pause = False, None, None
+    Files.ignore_range, Files.range_start, Files.drop_after, Files.pause = False, None, None, None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

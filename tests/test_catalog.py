@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from release_server import Files, serve_files
 
 from imagexform.catalog import resolve_model
-from imagexform.catalog.download import CHUNK, check_url, download
-from imagexform.catalog.store import catalog_file
+from imagexform.catalog.download import CHUNK, check_url, download, exclusive
+from imagexform.catalog.store import catalog_file, find, lock_path
 from imagexform.cli import cli
+from imagexform.errors import UserError
 from imagexform.hookspecs import hookimpl
 from imagexform.plugins import PluginRecord, host
 from imagexform.runtime import load_model
@@ -184,7 +185,7 @@ def test_network_and_disk_failures_leave_nothing(catalog, tmp_path, monkeypatch)
     bounced = invoke("pull", "bounce")
     assert bounced.exit_code == 2 and "http://example.com/g.pth: only https://" in bounced.output
     assert Files.requests == ["/bounce.pth"]  # refused before anything went to example.com
-    assert not (tmp_path / "home").exists()
+    assert not [path for path in (tmp_path / "home").rglob("*") if not path.is_dir()]
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("IMAGEXFORM_HOME", str(blocker / "home"))
@@ -210,6 +211,18 @@ def test_a_model_folder_that_cannot_be_written_keeps_the_verified_download(catal
     assert load_model(fixed.output.strip()).info.family == "pix2pix" and not part.exists()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_drops_the_download_and_says_so(catalog, tmp_path):
+    downloads = tmp_path / "home" / "downloads"
+    downloads.mkdir(parents=True)
+    part = downloads / "zebra-g.pth.part"
+    part.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    result = invoke("pull", "zebra")
+    assert result.exit_code == 2
+    assert f"{part}: cannot write the download (No space left on device)" in result.output
+    assert not list(downloads.iterdir()) and not (tmp_path / "home" / "models").exists()
+
+
 def test_a_server_that_ignores_range_is_downloaded_from_the_start(server, tmp_path):
     part = tmp_path / "g.pth.part"
     part.write_bytes(b"bytes of some older file")
@@ -219,6 +232,24 @@ def test_a_server_that_ignores_range_is_downloaded_from_the_start(server, tmp_pa
     size = len(Files.files["/g.pth"])
     assert part.read_bytes() == Files.files["/g.pth"]
     assert seen[0][0] <= CHUNK and seen[-1] == (size, size)
+
+
+def test_one_fetch_at_a_time_per_model(catalog, tmp_path):
+    lock = lock_path(find("zebra"))
+    with exclusive(lock, "zebra"):  # as the editor holds it while it downloads
+        busy = invoke("pull", "zebra")
+        assert lock.is_file()
+    assert busy.exit_code == 2 and "another imagexform process is fetching it" in busy.output
+    assert Files.requests == [] and not lock.exists()
+
+
+def test_a_resume_at_the_wrong_offset_is_dropped(server, tmp_path):
+    part = tmp_path / "g.pth.part"
+    part.write_bytes(Files.files["/g.pth"][:100])
+    Files.range_start = 0  # answers 206 from the first byte, not from byte 100
+    with pytest.raises(UserError, match="resumed at the wrong place"):
+        download(f"{server}/g.pth", part)
+    assert not part.exists()
 
 
 def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
@@ -234,7 +265,7 @@ def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
     assert "mine" in table and "zebra" in table and "BSD" in table
     assert "imagexform-sr-x4" not in listed
     everything = {row["name"] for row in json.loads(invoke("list", "--all", "--json").output)}
-    assert "imagexform-sr-x4" in everything
+    assert {"imagexform-sr-x4", "mine", "zebra", "candy"} <= everything
     removed = invoke("remove", "zebra", "-y")
     assert removed.exit_code == 0 and sorted(p.name for p in models.iterdir()) == ["mine.onnx"]
     again = invoke("remove", "zebra", "-y")

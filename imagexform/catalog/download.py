@@ -4,13 +4,17 @@ connection gets there eventually. Failures are one line naming the URL or the fi
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import os
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from imagexform.errors import UserError
 
@@ -34,6 +38,51 @@ class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_HttpsRedirects)
+
+
+@contextmanager
+def exclusive(lock: Path, what: str) -> Iterator[None]:
+    """Hold ``lock`` while this process fetches ``what``. Two writers on one ``.part`` (the
+    editor and a terminal, say) would interleave their bytes, and a first download would then
+    pin the hash of garbage; the second one is refused instead. The operating system drops
+    the lock when a process dies, so a crash never leaves a stale one."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a+b")
+    except OSError as exc:
+        raise UserError(f"{lock}: cannot write the download ({exc.strerror or exc})") from None
+    with handle:
+        if not _try_lock(handle, lock):
+            raise UserError(
+                f"{what}: another imagexform process is fetching it right now ({lock}); "
+                "try again when it is done"
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # Windows keeps an open file; it is harmless
+                lock.unlink()  # while still locked, so nobody locks the file being dropped
+
+
+def _try_lock(handle: BinaryIO, lock: Path) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    try:  # the holder may have dropped this very file between our open and our lock
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(lock))
+    except FileNotFoundError:
+        return False
 
 
 def download(url: str, part: Path, progress: Progress | None = None) -> Path:
@@ -68,12 +117,15 @@ def download(url: str, part: Path, progress: Progress | None = None) -> Path:
         length = int(response.headers.get("Content-Length") or 0)
         done = have if resumed else 0
         expected = done + length if length else 0
-        with _open_part(part, "ab" if resumed else "wb") as out:
+        out = _open_part(part, "ab" if resumed else "wb")
+        try:
             while chunk := _read(response, url, done, expected):
                 _write(out, part, chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, expected)
+        finally:
+            _close(out, part)  # also when progress raised: what arrived is kept for resuming
     if expected and done != expected:
         raise UserError(
             f"{url}: the connection ended after {done} of {expected} bytes; run the same "
@@ -111,8 +163,22 @@ def _write(out: BinaryIO, part: Path, chunk: bytes) -> None:
     try:
         out.write(chunk)
     except OSError as exc:
+        _discard(out, part, exc)
+
+
+def _close(out: BinaryIO, part: Path) -> None:
+    """Close ``out``; its last buffered bytes can still meet a full disk here."""
+    try:
         out.close()
-        part.unlink(missing_ok=True)
-        raise UserError(
-            f"{part}: cannot write the download ({exc.strerror or exc}); nothing was kept"
-        ) from None
+    except OSError as exc:
+        _discard(out, part, exc)
+
+
+def _discard(out: BinaryIO, part: Path, exc: OSError) -> NoReturn:
+    """A write failed (full disk, quota): drop the ``.part``, since resuming will not fix it."""
+    with contextlib.suppress(OSError):
+        out.close()
+    part.unlink(missing_ok=True)
+    raise UserError(
+        f"{part}: cannot write the download ({exc.strerror or exc}); nothing was kept"
+    ) from None

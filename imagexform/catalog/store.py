@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from imagexform.catalog.download import download
+from imagexform.catalog.download import check_url, download, exclusive
 from imagexform.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,12 @@ def part_path(entry: Entry) -> Path:
     return home() / "downloads" / f"{entry.name}-{urlname(entry.url)}.part"
 
 
+def lock_path(entry: Entry) -> Path:
+    """Held while one process fetches ``entry``, so two never write one ``.part`` (see
+    :func:`imagexform.catalog.download.exclusive`)."""
+    return home() / "downloads" / f"{entry.name}.lock"
+
+
 def _pins_file() -> Path:
     return home() / "pins.json"
 
@@ -176,10 +182,21 @@ def fetch(
     target = onnx_path(entry)
     if target.is_file():
         return target
+    if file is None:
+        if entry.manual:
+            raise UserError(f"{entry.name}: {entry.manual}")
+        check_url(entry.url)  # a refused address writes nothing, not even the lock
+    with exclusive(lock_path(entry), entry.name):
+        if target.is_file():  # made by the process that held the lock before us
+            return target
+        return _fetch(entry, target, progress, file, keep_checkpoint)
+
+
+def _fetch(
+    entry: Entry, target: Path, progress: Progress | None, file: Path | None, keep: bool
+) -> Path:
     if file is not None:
         release, source, part = Path(file), str(file), None
-    elif entry.manual:
-        raise UserError(f"{entry.name}: {entry.manual}")
     else:
         part = download(entry.url, part_path(entry), progress)
         release, source = part, entry.url
@@ -190,7 +207,7 @@ def fetch(
             raise UserError(f"{exc}; not used") from None
         part.unlink(missing_ok=True)  # a wrong file is not resumed
         raise UserError(f"{exc}; deleted the download {part}") from None
-    _convert(entry, release, target, keep_checkpoint=keep_checkpoint, owned=part is not None)
+    _convert(entry, release, target, keep_checkpoint=keep, owned=part is not None)
     return target
 
 
