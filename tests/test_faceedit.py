@@ -168,3 +168,18 @@ def test_import_needs_attribute_names_when_the_count_is_not_five(tmp_path):
     )
     assert named.exit_code == 0, named.output
     assert inspect_model(tmp_path / "m.onnx").info.io.conditions[0].labels == ("a", "b", "c")
+
+
+def test_import_names_the_mismatch_of_a_generator_that_only_looks_like_stargan(tmp_path):
+    from imagexform_faceedit.networks import Generator
+
+    state = Generator(8, 5, 1).state_dict()
+    state["main.1.weight"] = state["main.1.weight"][:4]  # one norm layer of the wrong width
+    path = tmp_path / "200000-G.ckpt"
+    torch.save(state, path)
+    result = invoke("import", path, "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 2
+    assert "looks like a StarGAN generator (5 attributes, conv_dim 8) but does not fit" in (
+        result.output
+    )
+    assert "main.1.weight" in result.output and not (tmp_path / "m.onnx").exists()

@@ -7,6 +7,7 @@ These modules import torch; only the training side imports this package.
 from imagexform.nn.foreign import (
     GeneratorSettings,
     detect_image_generator,
+    load_published,
     patch_instance_norm_state,
     strip_wrappers,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "build_patchgan",
     "detect_image_generator",
     "init_weights",
+    "load_published",
     "norm_layer",
     "patch_instance_norm_state",
     "strip_wrappers",

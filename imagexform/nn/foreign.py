@@ -15,6 +15,7 @@ from typing import TypedDict, TypeVar
 import torch
 from torch import Tensor, nn
 
+from imagexform.errors import UserError
 from imagexform.nn.norms import NormName
 from imagexform.nn.resnet import N_DOWNSAMPLING, ResnetGenerator
 from imagexform.nn.unet import MIN_UNET_DOWNS, UnetGenerator
@@ -75,6 +76,27 @@ def patch_instance_norm_state(net: nn.Module, state: Mapping[str, Tensor]) -> di
             continue
         patched[key] = value
     return patched
+
+
+def load_published(
+    net: nn.Module, state: Mapping[str, Tensor], looks_like: str, expected: str = ""
+) -> None:
+    """Load a published state dict into ``net`` strictly, after :func:`patch_instance_norm_state`.
+
+    An importer calls this once the file has passed its sniff test, so a failure here means the
+    user picked a file that only resembles the layout: one line saying what it looked like
+    (``looks_like``, e.g. "looks like a StarGAN generator"), the first mismatching keys and,
+    when given, the layers the layout ``expected``.
+    """
+    from imagexform.train.checkpoint import mismatch_summary
+
+    try:
+        net.load_state_dict(patch_instance_norm_state(net, state), strict=True)
+    except RuntimeError as exc:
+        wanted = f"; expected {expected}" if expected else ""
+        raise UserError(
+            f"{looks_like} but does not fit one ({mismatch_summary(exc)}){wanted}"
+        ) from None
 
 
 def _submodule(net: nn.Module, path: str) -> nn.Module | None:

@@ -25,8 +25,7 @@ class StarGANImporter(Importer):
     ) -> Imported | None:
         import torch
 
-        from imagexform.nn import patch_instance_norm_state, strip_wrappers
-        from imagexform.train.checkpoint import mismatch_summary
+        from imagexform.nn import load_published, strip_wrappers
         from imagexform_faceedit.networks import Generator
 
         state = strip_wrappers(checkpoint)
@@ -47,13 +46,11 @@ class StarGANImporter(Importer):
                 f"--set attributes=NAME1,...,NAME{c_dim} (and --set groups= for exclusive ones)"
             )
         generator = Generator(conv_dim, c_dim, repeat_num, config.instance_norm_stats == "running")
-        try:
-            generator.load_state_dict(patch_instance_norm_state(generator, state), strict=True)
-        except RuntimeError as exc:
-            raise UserError(
-                f"looks like a StarGAN generator ({c_dim} attributes, conv_dim {conv_dim}) but "
-                f"does not fit one ({mismatch_summary(exc)})"
-            ) from None
+        load_published(
+            generator,
+            state,
+            f"looks like a StarGAN generator ({c_dim} attributes, conv_dim {conv_dim})",
+        )
         return Imported(
             family="faceedit",
             config=config,

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from imagexform.config import apply_text
-from imagexform.errors import UserError
 from imagexform.family import Imported, Importer
 from imagexform_style.config import StyleConfig
 
@@ -29,8 +28,7 @@ class FastNeuralStyleImporter(Importer):
     ) -> Imported | None:
         import torch
 
-        from imagexform.nn import patch_instance_norm_state, strip_wrappers
-        from imagexform.train.checkpoint import mismatch_summary
+        from imagexform.nn import load_published, strip_wrappers
         from imagexform_style.networks import TransformerNet
 
         state = strip_wrappers(checkpoint)
@@ -39,13 +37,12 @@ class FastNeuralStyleImporter(Importer):
             return None
         config = apply_text(StyleConfig(width=int(first.shape[0])), overrides or {})
         net = TransformerNet(config.width)
-        try:
-            net.load_state_dict(patch_instance_norm_state(net, state), strict=True)
-        except RuntimeError as exc:
-            raise UserError(
-                f"starts like a fast_neural_style TransformerNet (width {config.width}) but "
-                f"does not fit one ({mismatch_summary(exc)}); expected {EXPECTED}"
-            ) from None
+        load_published(
+            net,
+            state,
+            f"starts like a fast_neural_style TransformerNet (width {config.width})",
+            expected=EXPECTED,
+        )
         return Imported(
             family="style",
             config=config,
