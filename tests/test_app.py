@@ -491,6 +491,34 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
     assert window.panel.models.currentItem().text() == "zebra"
 
 
+def test_a_catalog_model_without_a_direct_download_converts_the_users_file(qtbot, window, tmp_path):
+    pytest.importorskip("torch")
+    from release_server import saved
+
+    from imagexform.catalog import find
+    from imagexform.nn import ResnetGenerator
+
+    (tmp_path / "catalog.toml").write_text(
+        '[[model]]\nname = "drive"\nfamily = "pix2pix"\ntask = "photo to painting"\n'
+        'url = "https://drive.example/g.pth"\nlicense = "BSD"\n'
+        'manual = "the README links it on Google Drive only"\n'
+    )
+    window.panel.refresh()
+    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
+    (row,) = [i for i, item in enumerate(items) if item.text() == "drive ↓"]
+    window.panel.models.setCurrentRow(row)
+    assert "Google Drive only" in window.panel.details.text()
+    assert window.panel.download.text() == "Convert a downloaded file…"
+
+    release = tmp_path / "g.pth"
+    release.write_bytes(saved(ResnetGenerator(3, 3, ngf=4, norm="instance").state_dict()))
+    window.download(find("drive"), file=release)
+    qtbot.waitUntil(lambda: window.download_job is None, timeout=CONVERT_MS)
+    installed = tmp_path / "home" / "models" / "drive.onnx"
+    assert installed.is_file() and window.panel.path == installed, window.last_error
+    assert release.is_file()  # the user's file is theirs: converted, never moved or deleted
+
+
 def test_paste_opens_the_clipboard_image(window):
     from PySide6.QtGui import QGuiApplication
 

@@ -52,8 +52,6 @@ class ModelLibrary:
         except UserError:
             published = []
         for entry in published:
-            if entry.manual:
-                continue
             if onnx_path(entry).is_file():
                 add(onnx_path(entry), "yours")
             else:

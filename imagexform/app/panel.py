@@ -104,7 +104,8 @@ class ModelPanel(QWidget):
             item = QListWidgetItem(entry.name + ORIGINS[entry.origin])
             item.setData(Qt.ItemDataRole.UserRole, entry)
             if entry.catalog is not None:
-                item.setToolTip(f"{entry.catalog.task} — not downloaded yet")
+                how = "no direct download" if entry.catalog.manual else "not downloaded yet"
+                item.setToolTip(f"{entry.catalog.task} — {how}")
             elif entry.path is not None:
                 item.setToolTip(str(entry.path))
             self.models.addItem(item)
@@ -141,11 +142,16 @@ class ModelPanel(QWidget):
         elif entry.catalog is not None:
             catalog = entry.catalog
             size = catalog.size or int(pins().get(catalog.name, {}).get("size", 0))
-            download = f"{size / 2**20:.1f} MB download" if size else "download size not known"
+            if catalog.manual:
+                download = f"no direct download: {catalog.manual}"
+                self.download.setText("Convert a downloaded file…")
+            else:
+                download = f"{size / 2**20:.1f} MB download" if size else "download size not known"
+                self.download.setText("Download and convert")
             self.details.setText(
                 f"<b>{html.escape(catalog.name)}</b> ({html.escape(catalog.family)})<br>"
                 f"{html.escape(catalog.task)}<br>License: {html.escape(catalog.license or '?')}"
-                f" · {download}<br><small>{html.escape(catalog.citation)}</small>"
+                f" · {html.escape(download)}<br><small>{html.escape(catalog.citation)}</small>"
             )
         else:
             assert entry.path is not None

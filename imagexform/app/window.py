@@ -315,18 +315,29 @@ class MainWindow(QMainWindow):
         self.settings.device = device
         self.provider_label.setText(f"device: {device}")
 
-    def download(self, entry: Entry) -> None:
+    def download(self, entry: Entry, file: Path | None = None) -> None:
+        """Fetch and convert ``entry``; one without a direct download (a Google Drive link)
+        converts the release ``file`` the user downloaded, asked for here when not given."""
         if self.download_job is not None:
             self.show_error("A download is already running")
             return
-        job = Job(lambda job: fetch(entry.name, job.report))
+        if entry.manual and file is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, f"The downloaded file for {entry.name}", self.settings.folder("models")
+            )
+            if not chosen:
+                return
+            file = Path(chosen)
+        job = Job(lambda job: fetch(entry.name, job.report, file=file))
         job.progress.connect(self._download_progress)
         job.succeeded.connect(lambda path: self.panel.refresh(select=path))
         job.failed.connect(self.show_error)
         job.cancelled.connect(lambda: self.statusBar().showMessage("Download cancelled", 5000))
         job.ended.connect(self._download_ended)
         self.download_job = job
-        self._show_progress(f"Downloading {entry.name}: %p%")
+        self._show_progress(
+            f"Converting {entry.name}…" if file is not None else f"Downloading {entry.name}: %p%"
+        )
         job.start(self.pool)
 
     def _download_progress(self, done: int, total: int) -> None:
