@@ -117,7 +117,7 @@ def test_pull_downloads_converts_and_installs(catalog):
     first = invoke("pull", "zebra")
     assert first.exit_code == 0, first.output
     model = load_model(first.output.strip())
-    assert model.info.family == "pix2pix"
+    assert model.info.family == "pix2pix" and model.info.title.startswith("zebra: ")
     again = invoke("get", "zebra")  # the former name still works, hidden from --help
     assert again.output == first.output and "get" not in invoke("--help").output
     assert Files.requests == ["/g.pth"]  # the second call used the cache

@@ -144,12 +144,23 @@ def test_resnet_run_exports_through_the_command(runs, tmp_path):
     assert_exported_run(runs["resnet_6blocks"], path, multiple=4)
 
 
-def test_no_ema_exports_the_raw_weights(runs, unet_onnx, tmp_path):
+def test_no_ema_exports_the_raw_weights_under_the_given_title(runs, unet_onnx, tmp_path):
     path = tmp_path / "raw.onnx"
-    result = invoke("export", runs["unet_32"], "-o", path, "--no-ema")
+    result = invoke(
+        "export",
+        runs["unet_32"],
+        "-o",
+        path,
+        "--no-ema",
+        "--title",
+        "Sketch to photo",
+        "--description",
+        "Trained on 8 sample pairs.",
+    )
     assert result.exit_code == 0, result.output
-    provenance = read_model_info(path).provenance
-    assert provenance["ema"] is False and "ema_sha256" not in provenance
+    info = read_model_info(path)
+    assert info.title == "Sketch to photo" and info.description == "Trained on 8 sample pairs."
+    assert info.provenance["ema"] is False and "ema_sha256" not in info.provenance
 
     image = torch.rand(1, 3, 64, 32) * 2 - 1
     raw = torch_output(load_trained(runs["unet_32"], use_ema=False).nets["G"], image)
@@ -271,6 +282,7 @@ def test_import_reference_checkpoint_reproduces_reference_output(tmp_path):
     assert "recognised by importer junyanz" in result.output
     info = read_model_info(path)
     assert info.family == "pix2pix" and info.config["netG"] == entry["builder_args"]["netG"]
+    assert info.title == f"pix2pix from {source.name}"
     assert info.provenance["file"] == source.name and info.provenance["importer"] == "junyanz"
     assert info.provenance["sha256"] == entry["state_dict"]["sha256"]
     image = torch.from_numpy(np.load(folder / entry["inputs"][0]["file"]))

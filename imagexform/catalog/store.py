@@ -310,7 +310,9 @@ def _convert(
             shutil.copyfileobj(stream, out, 1 << 20)
         export = work / target.name
         try:
-            import_foreign(checkpoint, export, overrides=entry.set)
+            import_foreign(
+                checkpoint, export, overrides=entry.set, title=f"{entry.name}: {entry.task}"
+            )
         except UserError as exc:
             raise UserError(f"{entry.name}: {exc}") from None
         if keep_checkpoint:

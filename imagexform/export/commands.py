@@ -41,6 +41,13 @@ _TOLERANCE = click.option(
     "[default: 1e-4, or 2e-2 with --fp16].",
 )
 
+_TITLE = click.option(
+    "--title",
+    default=None,
+    help="The model's name as users see it (editor, models info) [default: family, run and "
+    "step, or the imported file's name].",
+)
+
 
 def _size(size_bytes: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
@@ -84,6 +91,13 @@ def _print_report(report: ExportReport) -> None:
 )
 @_FP16
 @_TOLERANCE
+@_TITLE
+@click.option(
+    "--description",
+    default=None,
+    help="One or two sentences on what the model does and was trained on [default: the "
+    "family's summary].",
+)
 def export_command(
     source: Path,
     output: Path,
@@ -92,6 +106,8 @@ def export_command(
     ema: bool,
     fp16: bool,
     tolerance: float | None,
+    title: str | None,
+    description: str | None,
 ) -> None:
     """Export a trained model to one self-describing ONNX file, verified against torch.
 
@@ -109,7 +125,15 @@ def export_command(
         }
     for name, path in targets.items():
         report = export_checkpoint(
-            source, path, net=net, variant=name, use_ema=ema, fp16=fp16, tolerance=tolerance
+            source,
+            path,
+            net=net,
+            variant=name,
+            use_ema=ema,
+            fp16=fp16,
+            tolerance=tolerance,
+            title=f"{title} ({name})" if title and variant == "all" else title,
+            description=description,
         )
         _print_report(report)
 
@@ -126,8 +150,14 @@ def export_command(
     metavar="KEY=VALUE",
     help="A setting the file cannot tell, e.g. --set scale=2 for some super-resolution files.",
 )
+@_TITLE
 def import_command(
-    foreign: Path, output: Path, fp16: bool, tolerance: float | None, assignments: tuple[str, ...]
+    foreign: Path,
+    output: Path,
+    fp16: bool,
+    tolerance: float | None,
+    assignments: tuple[str, ...],
+    title: str | None,
 ) -> None:
     """Convert a reference implementation's checkpoint to an imagexform ONNX model.
 
@@ -138,7 +168,9 @@ def import_command(
     from imagexform.export.sources import import_foreign
 
     overrides = parse_assignments(assignments)
-    report = import_foreign(foreign, output, fp16=fp16, tolerance=tolerance, overrides=overrides)
+    report = import_foreign(
+        foreign, output, fp16=fp16, tolerance=tolerance, overrides=overrides, title=title
+    )
     click.echo(
         f"recognised by importer {report.info.provenance['importer']}: {report.info.description}"
     )

@@ -97,18 +97,22 @@ def export_checkpoint(
     fp16: bool = False,
     tolerance: float | None = None,
     plugins: PluginHost | None = None,
+    title: str | None = None,
+    description: str | None = None,
 ) -> ExportReport:
     """Export a run's (or one checkpoint's) family inference module, network ``net``, or
     one of the family's named ``variant`` exports.
 
     With ``use_ema`` the averaged weights replace the raw ones for every network that has
     them; the provenance says which did, and hashes the weight files that were read.
+    ``title`` and ``description`` are what users of the file see (the editor's model panel,
+    ``models info``); by default they name the family, run and step, and the family.
     """
     output = check_destination(Path(output_path))
     trained = load_trained(Path(checkpoint_path), use_ema=use_ema, plugins=plugins)
     family, config, checkpoint = trained.family, trained.config, trained.checkpoint
     family_io = family.io_spec(config)
-    description = family.summary
+    summary = family.summary
     if variant is not None:
         variants = family.variants(config)
         if variant not in variants:
@@ -129,7 +133,7 @@ def export_checkpoint(
             )
         module = modules[net]
         io, note = _net_io(module, family_io, net)
-        description = note or description
+        summary = note or summary
         candidates = {net}
     ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
 
@@ -155,9 +159,9 @@ def export_checkpoint(
     info = ModelInfo(
         family=family.name,
         io=io,
-        title=f"{family.name} {name} {variant or net or ''}".rstrip()
-        + f" (step {checkpoint.step})",
-        description=description,
+        title=title
+        or f"{family.name} {name} {variant or net or ''}".rstrip() + f" (step {checkpoint.step})",
+        description=description or summary,
         config=config.to_dict(),
         plugin=checkpoint.meta.get("plugin"),
         plugin_version=checkpoint.meta.get("plugin_version"),
@@ -207,10 +211,12 @@ def import_foreign(
     tolerance: float | None = None,
     plugins: PluginHost | None = None,
     overrides: Mapping[str, str] | None = None,
+    title: str | None = None,
 ) -> ExportReport:
     """Export a foreign checkpoint through the first plugin importer that recognises it.
 
-    ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell."""
+    ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell;
+    ``title`` names the model for its users (by default the family and the file's name)."""
     path = Path(path)
     output = check_destination(Path(output_path))
     checkpoint = _load_foreign(path)
@@ -247,7 +253,7 @@ def import_foreign(
     info = ModelInfo(
         family=family.name,
         io=family.io_spec(imported.config),
-        title=f"{family.name} from {path.name}",
+        title=title or f"{family.name} from {path.name}",
         description=imported.description,
         config=imported.config.to_dict(),
         plugin=owner.name,
