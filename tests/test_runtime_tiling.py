@@ -13,7 +13,7 @@ from imagexform.errors import UserError
 from imagexform.family import IOSpec, TileHints
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
-from imagexform.runtime.tiling import axis_weights, plan_axis
+from imagexform.runtime.tiling import axis_weights, fit_tile, plan_axis
 
 pytest.importorskip("onnx")
 import onnx_models as om  # needs onnx, hence after importorskip
@@ -41,6 +41,20 @@ def test_tiles_cover_the_axis_and_weights_sum_to_one(length, tile, overlap, scal
         assert weight.shape == ((stop - start) * scale,)
         total[start * scale : stop * scale] += weight
     assert np.allclose(total, 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("length", [65, 130, 257, 275, 500, 1000, 4000])
+@pytest.mark.parametrize(("tile", "overlap", "multiple"), [(256, 16, 1), (64, 30, 4), (176, 16, 8)])
+def test_fitted_tiles_cover_the_axis_in_as_many_tiles_with_less_work(
+    length, tile, overlap, multiple
+):
+    fitted = fit_tile(length, tile, overlap, multiple)
+    assert fitted <= tile and fitted % multiple == 0 and fitted >= 2 * overlap + 2
+    spans = plan_axis(length, fitted, overlap)
+    assert len(spans) == len(plan_axis(length, tile, overlap))
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(b[0] - a[1] <= -overlap + 1 for a, b in itertools.pairwise(spans))
+    assert fit_tile(275, 256, 16) == 146  # two tiles of 146 instead of two of 256
 
 
 def test_blending_ignores_the_outer_quarter_of_each_overlap():

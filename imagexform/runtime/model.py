@@ -293,7 +293,11 @@ class RuntimeModel:
             if rows is not None:
                 rows(first, end, result[first:end, :, :colour])
 
-        tile_hw = self._fixed or (tile, tile)
+        multiple = io.size_multiple
+        tile_hw = self._fixed or (
+            tiling.fit_tile(height, tile, overlap, multiple),
+            tiling.fit_tile(width, tile, overlap, multiple),
+        )
         # The blend ramps need tiles wider than two overlaps; a model hint that is not is
         # narrowed rather than refused, since the user never asked for it.
         overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2)

@@ -39,6 +39,20 @@ def plan_axis(length: int, tile: int, overlap: int) -> list[Span]:
     return [(start, start + tile) for start in starts]
 
 
+def fit_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
+    """The smallest tile, a multiple of ``multiple`` and at most ``tile``, that covers
+    ``length`` in as few tiles as ``tile`` itself would, with room for the blend ramps.
+
+    A 275-pixel axis in 256-pixel tiles takes two tiles either way, but two 148-pixel tiles
+    do half the work of two 256-pixel ones that overlap by 237 pixels. Every tile along the
+    axis keeps one size, so ONNX Runtime still plans its memory once per image."""
+    if length <= tile or overlap >= tile:
+        return tile
+    count = math.ceil((length - overlap) / (tile - overlap))
+    fitted = max(math.ceil((length + (count - 1) * overlap) / count), 2 * overlap + 2)
+    return min(math.ceil(fitted / multiple) * multiple, tile)
+
+
 def axis_weights(spans: list[Span], scale: int, overlap: int) -> list[np.ndarray]:
     """For each span, the blend weight of each of its output pixels along this axis.
 
