@@ -93,3 +93,22 @@ def test_runtime_only_install_runs_batch_without_torch(tmp_path):
         source = cv2.imread(str(PHOTOS / name), cv2.IMREAD_UNCHANGED)
         upscaled = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED)
         assert upscaled.shape[:2] == (source.shape[0] * 4, source.shape[1] * 4)
+
+    # A published checkpoint needs torch to convert: said before anything is downloaded.
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        '[[model]]\nname = "zebra"\nfamily = "pix2pix"\ntask = "horse to zebra"\n'
+        'url = "http://127.0.0.1:9/g.pth"\n'
+    )
+    home = tmp_path / "home"
+    pull = subprocess.run(
+        [str(scripts / "imagexform"), "models", "pull", "zebra"],
+        capture_output=True,
+        text=True,
+        env={**env, "IMAGEXFORM_CATALOG": str(catalog), "IMAGEXFORM_HOME": str(home)},
+        timeout=120,
+    )
+    assert pull.returncode == 2 and "zebra: converting a published checkpoint needs torch" in (
+        pull.stderr
+    )
+    assert not home.exists()

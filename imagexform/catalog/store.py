@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -182,6 +183,11 @@ def fetch(
     target = onnx_path(entry)
     if target.is_file():
         return target
+    if importlib.util.find_spec("torch") is None:  # before a download that could not be used
+        raise UserError(
+            f"{entry.name}: converting a published checkpoint needs torch; "
+            "pip install 'imagexform[train]' (once converted, the model runs without it)"
+        )
     if file is None:
         if entry.manual:
             raise UserError(f"{entry.name}: {entry.manual}")
@@ -284,14 +290,8 @@ def _convert(
     ``owned`` releases (our downloads) are moved or deleted afterwards; a user's file is
     only ever copied.
     """
-    import importlib.util
     import tempfile
 
-    if importlib.util.find_spec("torch") is None:
-        raise UserError(
-            f"{entry.name}: converting a published checkpoint needs torch; "
-            "pip install 'imagexform[train]' (once converted, the model runs without it)"
-        )
     from imagexform.export.sources import import_foreign
 
     try:
