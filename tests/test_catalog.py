@@ -112,7 +112,7 @@ def invoke(*args: object):
 
 def test_pull_downloads_converts_and_installs(catalog):
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
-    assert listed["zebra"]["hash"] == "pin on first download" and not listed["zebra"]["installed"]
+    assert listed["zebra"]["hash"] == "unpinned" and not listed["zebra"]["installed"]
 
     first = invoke("pull", "zebra")
     assert first.exit_code == 0, first.output
@@ -261,8 +261,12 @@ def test_keep_checkpoint_list_all_and_remove(catalog, tmp_path):
     assert listed["mine"]["installed"] and listed["mine"]["family"] == "pix2pix"
     assert listed["zebra"]["installed"] and listed["zebra"]["hash"] == "pinned"
     assert not listed["candy"]["installed"] and listed["candy"]["license"] == ""
-    table = invoke("list").output
-    assert "mine" in table and "zebra" in table and "BSD" in table
+    lines = invoke("list").output.splitlines()
+    (zebra,) = [index for index, line in enumerate(lines) if line.startswith("zebra ")]
+    assert lines[zebra].split()[-3:] == ["yes", "BSD", "pinned"]
+    assert lines[zebra + 1] == "    horse to zebra"
+    assert any(line.startswith("mine ") for line in lines)
+    assert "unpinned: no published sha256; the first download pins its size and hash" in lines
     assert "imagexform-sr-x4" not in listed
     everything = {row["name"] for row in json.loads(invoke("list", "--all", "--json").output)}
     assert {"imagexform-sr-x4", "mine", "zebra", "candy"} <= everything

@@ -27,7 +27,7 @@ def list_command(show_all: bool, as_json: bool) -> None:
             {
                 **asdict(entry),
                 "installed": any(path.suffix == ".onnx" for path in files),
-                "hash": "manual download" if entry.manual else hash_status(entry, pinned),
+                "hash": "manual" if entry.manual else hash_status(entry, pinned),
                 "download_bytes": size or None,
                 "files": [str(path) for path in files],
             }
@@ -36,17 +36,47 @@ def list_command(show_all: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    click.echo(_table(rows))
 
-    table = Table("name", "family", "task", "license", "size", "installed", "hash")
-    for row in rows:
-        size = f"{row['download_bytes'] / 2**20:.1f} MB" if row["download_bytes"] else "?"
-        installed = "yes" if row["installed"] else "-"
-        table.add_row(
-            row["name"], row["family"], row["task"], row["license"], size, installed, row["hash"]
+
+HASH_NOTES = {
+    "unpinned": "no published sha256; the first download pins its size and hash",
+    "pinned": "checked against the size and hash pinned by the first download",
+    "published": "checked against the publisher's sha256",
+    "manual": "no direct download; `imagexform models pull NAME` says where to get the file",
+}
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    """One line per model with the task indented below it: names are what users type next,
+    so they are never cut, and the lines fit 80 columns for the built-in catalog."""
+    header = ("name", "family", "size", "installed", "license", "hash")
+    cells = [
+        (
+            str(row["name"]),
+            str(row["family"]),
+            f"{row['download_bytes'] / 2**20:.1f} MB"
+            if row["download_bytes"]
+            else ("-" if row["installed"] else "?"),
+            "yes" if row["installed"] else "-",
+            str(row["license"] or ""),
+            str(row["hash"]),
         )
-    Console().print(table)
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+
+    def line(values: tuple[str, ...]) -> str:
+        return " ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))
+
+    lines = [click.style(line(header).rstrip(), bold=True)]
+    for values, row in zip(cells, rows, strict=True):
+        lines.append(line(values).rstrip())
+        if row["task"]:
+            lines.append(click.style(f"    {row['task']}", dim=True))
+    used = {values[-1] for values in cells}
+    notes = [f"{status}: {note}" for status, note in HASH_NOTES.items() if status in used]
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object]]:

@@ -162,7 +162,7 @@ def hash_status(entry: Entry, pinned: dict[str, dict[str, object]]) -> str:
         return "published"
     if entry.name in pinned:
         return "pinned"
-    return "pin on first download"
+    return "unpinned"  # the first download pins it
 
 
 def fetch(
