@@ -63,7 +63,12 @@ def plugins_group() -> None:
 
 @plugins_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--all", "show_all", is_flag=True, help="Also show distributions and hooks.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also show distributions and hooks (named without their imagexform_ prefix).",
+)
 def plugins_list(as_json: bool, show_all: bool) -> None:
     """Plugins with version, families, status (loaded / disabled / failed / incompatible)
     and any load error."""
@@ -79,19 +84,19 @@ def plugins_list(as_json: bool, show_all: bool) -> None:
         rows = [{**r.to_dict(), "runtime_requirement": warnings.get(r.name)} for r in records]
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from imagexform.listing import listing
 
-    columns = ["plugin", "version", "families", "status", "error"]
+    header = ["plugin", "version", "families", "status"]
     if show_all:
-        columns[1:1] = ["distribution", "hooks"]
-    table = Table(*columns)
+        header[1:1] = ["distribution", "hooks"]
+    rows = []
     for record in records:
         row = [record.name, record.version or "-"]
         if show_all:
-            row[1:1] = [record.distribution or "-", ", ".join(record.hooks) or "-"]
-        table.add_row(*row, ", ".join(record.families) or "-", record.status, record.error or "")
-    Console().print(table)
+            hooks = ",".join(hook.removeprefix("imagexform_") for hook in record.hooks)
+            row[1:1] = [record.distribution or "-", hooks or "-"]
+        rows.append([*row, ",".join(record.families) or "-", record.status])
+    click.echo(listing(header, rows, [record.error or "" for record in records]))
     for name, requirement in warnings.items():
         click.echo(
             f"warning: plugin {name} requires {requirement}; plugins must leave the choice "

@@ -201,6 +201,11 @@ def test_broken_third_party_plugin_is_listed_and_others_work(third_party):
 
     table = run_cli(["plugins", "list"], third_party, COLUMNS="200")
     assert "broken_plugin" in table.stdout and "failed" in table.stdout
+    wide = run_cli(["plugins", "list", "--all"], third_party, COLUMNS="80").stdout.splitlines()
+    (hello_row,) = [line for line in wide if line.startswith("hello_plugin ")]
+    assert "register_commands" in hello_row and "imagexform_register" not in hello_row
+    (broken,) = [index for index, line in enumerate(wide) if line.startswith("broken_plugin ")]
+    assert wide[broken].endswith("failed") and "broken on purpose" in wide[broken + 1]
 
     hello = run_cli(["hello"], third_party)
     assert hello.returncode == 0, hello.stderr

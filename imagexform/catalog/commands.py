@@ -48,9 +48,9 @@ HASH_NOTES = {
 
 
 def _table(rows: list[dict[str, object]]) -> str:
-    """One line per model with the task indented below it: names are what users type next,
-    so they are never cut, and the lines fit 80 columns for the built-in catalog."""
-    header = ("name", "family", "size", "installed", "license", "hash")
+    """One line per model with its task below it, then what the hash states mean."""
+    from imagexform.listing import listing
+
     cells = [
         (
             str(row["name"]),
@@ -64,19 +64,11 @@ def _table(rows: list[dict[str, object]]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-
-    def line(values: tuple[str, ...]) -> str:
-        return " ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))
-
-    lines = [click.style(line(header).rstrip(), bold=True)]
-    for values, row in zip(cells, rows, strict=True):
-        lines.append(line(values).rstrip())
-        if row["task"]:
-            lines.append(click.style(f"    {row['task']}", dim=True))
+    header = ("name", "family", "size", "installed", "license", "hash")
+    text = listing(header, cells, [str(row["task"] or "") for row in rows])
     used = {values[-1] for values in cells}
     notes = [f"{status}: {note}" for status, note in HASH_NOTES.items() if status in used]
-    return "\n".join(lines + (["", *notes] if notes else []))
+    return "\n".join([text, "", *notes] if notes else [text])
 
 
 def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object]]:
