@@ -91,6 +91,12 @@ def choose(window: MainWindow, path: Path) -> None:
     assert window.panel.path == path
 
 
+def saved(qtbot, job) -> None:
+    """Wait for a save started by the window (it encodes off the GUI thread)."""
+    assert job is not None
+    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+
+
 def apply_and_wait(qtbot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.document.changed, timeout=WAIT_MS):
         window.apply_model()
@@ -130,12 +136,12 @@ def test_open_apply_compare_undo_and_save(qtbot, window, models, tmp_path):
     assert np.array_equal(window.document.image, original)
     window.document.undo_stack.redo()
     target = tmp_path / "saved.png"
-    assert window.save(target)
+    saved(qtbot, window.save(target))
     assert np.array_equal(read_image(target), expected)
     assert window.settings.recent() == [source]
 
 
-def test_save_keeps_exif_and_writes_jpeg_at_the_chosen_quality(window, tmp_path):
+def test_save_keeps_exif_and_writes_jpeg_at_the_chosen_quality(qtbot, window, tmp_path):
     encoded = cv2.imencode(".jpg", np.full((32, 48, 3), 90, np.uint8))[1].tobytes()
     exif = exif_block(orientation=1, pixel_size=(48, 32))
     source = tmp_path / "camera.jpg"
@@ -144,8 +150,20 @@ def test_save_keeps_exif_and_writes_jpeg_at_the_chosen_quality(window, tmp_path)
     small, large = tmp_path / "q10.jpg", tmp_path / "q95.jpg"
     noisy = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
     window.document.apply(noisy, "noise")
-    assert window.save(small, quality=10) and window.save(large, quality=95)
+    saved(qtbot, window.save(small, quality=10))
+    saved(qtbot, window.save(large, quality=95))
     assert small.stat().st_size < large.stat().st_size
+
+    # What is written is what was shown when asked, whatever is applied meanwhile.
+    later = tmp_path / "later.png"
+    job = window.save(later)
+    window.document.apply(np.zeros_like(noisy), "black")
+    saved(qtbot, job)
+    assert np.array_equal(read_image(later), noisy)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    saved(qtbot, window.save(blocker / "x.png"))
+    assert "cannot write" in window.last_error and not (blocker / "x.png").exists()
     assert extract_metadata(small.read_bytes()).exif is not None
 
 

@@ -61,8 +61,12 @@ class MainWindow(QMainWindow):
         self.document = Document(self)
         self.cache = ModelCache()
         self.pool = QThreadPool(self)
+        # A run, a cancelled run finishing its tile, a download and saves may overlap; none
+        # of them should wait in a queue for another (the model's own threads do the work).
+        self.pool.setMaxThreadCount(max(self.pool.maxThreadCount(), 4))
         self.run_job: Job | None = None
         self.download_job: Job | None = None
+        self.save_jobs: set[Job] = set()
         self.last_error = ""
         self.error_box: QMessageBox | None = None
         self._shown: dict[int, tuple[np.ndarray, QImage]] = {}
@@ -244,20 +248,33 @@ class MainWindow(QMainWindow):
         stem = self.document.path.stem if self.document.path else "image"
         return f"{stem}-imagexform.png"
 
-    def save(self, path: Path, quality: int = 95) -> bool:
+    def save(self, path: Path, quality: int = 95) -> Job | None:
         """Write the current image to ``path`` in its extension's format, with the original's
-        EXIF/ICC where the format holds them; the file appears whole or not at all."""
-        if self.document.image is None:
-            return False
-        try:
-            image = conform(self.document.image, path.suffix)
-            write_bytes_atomic(path, encode_output(path, image, self.document.metadata, quality))
-        except UserError as exc:
-            self.show_error(str(exc))
-            return False
+        EXIF/ICC where the format holds them; the file appears whole or not at all.
+
+        Encoding runs off the GUI thread: a 48-megapixel upscale takes over a second as PNG
+        and ten as WebP. What is written is the image shown now, whatever is applied next."""
+        image, metadata = self.document.image, self.document.metadata
+        if image is None:
+            return None
+
+        def write(job: Job) -> Path:
+            encoded = encode_output(path, conform(image, path.suffix), metadata, quality)
+            write_bytes_atomic(path, encoded)
+            return path
+
+        job = Job(write)
+        job.succeeded.connect(self._saved)
+        job.failed.connect(self.show_error)
+        job.ended.connect(lambda: self.save_jobs.discard(job))
+        self.save_jobs.add(job)
+        self.statusBar().showMessage(f"Saving {path}…")
+        job.start(self.pool)
+        return job
+
+    def _saved(self, path: Path) -> None:
         self.settings.set_folder("save", path.parent)
         self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
 
     def _recent_changed(self) -> None:
         self.recent_menu.clear()
@@ -551,7 +568,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
-        self.pool.waitForDone(5000)
+        # Runs and downloads stop within a tile or a chunk; a save in progress is the user's
+        # work, so closing waits for it to be written.
+        self.pool.waitForDone(-1 if self.save_jobs else 5000)
         self.settings.set_geometry(bytes(self.saveGeometry().data()))
         self.settings.sync()
         super().closeEvent(event)
