@@ -131,4 +131,7 @@ def test_out_of_memory_halves_the_tile_until_it_fits(tmp_path):
     assert result["untiled"].startswith(f"{path}: out of memory on a 1024×1024 image")
     assert result["equal"]
     retries = [line for line in child.stderr.splitlines() if "retrying with" in line]
-    assert retries[0] == f"{path}: out of memory with 1024-pixel tiles; retrying with 512"
+    # 512-pixel tiles fitted to 1024 pixels with an overlap of 8: three of 347.
+    assert (
+        retries[0] == f"{path}: out of memory with 1024-pixel tiles; retrying with 347-pixel tiles"
+    )

@@ -188,17 +188,17 @@ class RuntimeModel:
                 return apply_adjustments(image, result, adjustments or Adjustments())
             except (OutOfMemoryError, MemoryError) as exc:
                 smaller = self._smaller_tile(tile, height, width, overlap)
+                tried = self._tiles_text(height, width, tile, overlap)
                 if tile_size == 0 or smaller is None:
                     raise OutOfMemoryError(
                         f"{self.name}: out of memory on a {width}×{height} image even with "
-                        f"{min(tile, max(height, width))}-pixel tiles; free memory or use a "
-                        "smaller tile size"
+                        f"{tried} tiles; free memory or use a smaller tile size"
                     ) from exc
                 log.warning(
-                    "%s: out of memory with %d-pixel tiles; retrying with %d",
+                    "%s: out of memory with %s tiles; retrying with %s tiles",
                     self.name,
-                    min(tile, max(height, width)),
-                    smaller,
+                    tried,
+                    self._tiles_text(height, width, smaller, overlap),
                 )
                 tile = smaller
 
@@ -257,6 +257,20 @@ class RuntimeModel:
         floor = max(memory.MIN_TILE, 2 * overlap + 2)
         return smaller if smaller >= floor and smaller < tile else None
 
+    def _tile_shape(self, height: int, width: int, tile: int, overlap: int) -> tuple[int, int]:
+        """The (height, width) of the tiles an image runs in: ``tile`` fitted to each axis."""
+        multiple = self.info.io.size_multiple
+        return self._fixed or (
+            tiling.fit_tile(height, tile, overlap, multiple),
+            tiling.fit_tile(width, tile, overlap, multiple),
+        )
+
+    def _tiles_text(self, height: int, width: int, tile: int, overlap: int) -> str:
+        """The tiles as they really run, for messages: "347-pixel" or "347×512-pixel"."""
+        tile_h, tile_w = self._tile_shape(height, width, tile, overlap)
+        tile_h, tile_w = min(tile_h, height), min(tile_w, width)
+        return f"{tile_h}-pixel" if tile_h == tile_w else f"{tile_w}×{tile_h}-pixel"
+
     def _allocate_result(self, prepared: processing.Prepared) -> np.ndarray:
         """The output image, allocated before any tile runs: smaller tiles cannot help when
         it does not fit, so that case is reported as such rather than retried."""
@@ -293,11 +307,7 @@ class RuntimeModel:
             if rows is not None:
                 rows(first, end, result[first:end, :, :colour])
 
-        multiple = io.size_multiple
-        tile_hw = self._fixed or (
-            tiling.fit_tile(height, tile, overlap, multiple),
-            tiling.fit_tile(width, tile, overlap, multiple),
-        )
+        tile_hw = self._tile_shape(height, width, tile, overlap)
         # The blend ramps need tiles wider than two overlaps; a model hint that is not is
         # narrowed rather than refused, since the user never asked for it.
         overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2)
