@@ -15,6 +15,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from imagexform.io.images import decode_image, read_file_bytes
 from imagexform.io.metadata import ImageMetadata, extract_metadata
 
+UNDO_LIMIT = 20  # every step holds a full image: 20 steps of a 48 MP photo are 3 GB
+
 
 class Document(QObject):
     """``image`` is the current state; ``changed`` fires after open, apply, undo and redo,
@@ -25,10 +27,12 @@ class Document(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.path: Path | None = None
+        self.path: Path | None = None  # None for a pasted or dropped image
+        self.name = ""  # the file's name, or one to save a pasted image under
         self.image: np.ndarray | None = None
         self.metadata = ImageMetadata()
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         # The stack's index moves after a step's redo/undo ran, so listeners see both the new
         # image and the step that made it.
         self.undo_stack.indexChanged.connect(self.changed)
@@ -38,11 +42,13 @@ class Document(QObject):
         data = read_file_bytes(path)
         image = decode_image(data, path)
         self.path, self.image, self.metadata = path, image, extract_metadata(data)
+        self.name = path.name
         self._replaced()
 
     def open_pixels(self, image: np.ndarray, name: str) -> None:
         """A pasted image: no file, no metadata, saved with Save As."""
-        self.path, self.image, self.metadata = Path(name), image, ImageMetadata()
+        self.path, self.image, self.metadata = None, image, ImageMetadata()
+        self.name = name
         self._replaced()
 
     def _replaced(self) -> None:

@@ -78,5 +78,13 @@ class EditorSettings:
     def set_geometry(self, geometry: bytes) -> None:
         self.qsettings.setValue("window/geometry", geometry)
 
+    def window_state(self) -> bytes | None:
+        """Where the docks and the toolbar are, and which are shown (``saveState``)."""
+        value = self.qsettings.value("window/state")
+        return bytes(value) if value is not None else None
+
+    def set_window_state(self, state: bytes) -> None:
+        self.qsettings.setValue("window/state", state)
+
     def sync(self) -> None:
         self.qsettings.sync()

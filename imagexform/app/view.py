@@ -11,7 +11,16 @@ from __future__ import annotations
 import enum
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QWidget
 
 ZOOM_STEP = 1.25  # per wheel notch
@@ -28,7 +37,7 @@ class CompareMode(enum.Enum):
 class ImageView(QWidget):
     zoom_changed = Signal(float)
     slider_moved = Signal(float)
-    viewport_changed = Signal()  # after a zoom or a pan: another region is in view
+    viewport_changed = Signal()  # after a zoom, a pan or a resize: another region is in view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,10 +92,15 @@ class ImageView(QWidget):
         self.origin = QPointF(
             (size.width() - self.width() / zoom) / 2, (size.height() - self.height() / zoom) / 2
         )
+        self.viewport_changed.emit()
         self.update()
 
     def actual_size(self) -> None:
-        self.zoom_at(1.0 / self.zoom, QPointF(self.width() / 2, self.height() / 2))
+        self.zoom_by(1.0 / self.zoom)
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom about the middle of the view as it is now (it may have been resized)."""
+        self.zoom_at(factor, QPointF(self.width() / 2, self.height() / 2))
 
     def zoom_at(self, factor: float, anchor: QPointF) -> None:
         """Zoom by ``factor`` keeping the scene point under ``anchor`` (view pixels) fixed."""
@@ -194,6 +208,10 @@ class ImageView(QWidget):
             and self.mode == CompareMode.SLIDER
             and abs(x - self.slider * self.width()) <= SLIDER_GRAB
         )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.viewport_changed.emit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.before is None:
