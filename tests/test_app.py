@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
 import cv2
@@ -20,7 +23,7 @@ from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model
 from handmade import exif_block
 from onnx import TensorProto, helper
 from onnx_models import image_tensor, save
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer
 
 from imagexform.app.library import ModelLibrary
 from imagexform.app.settings import EditorSettings
@@ -550,3 +553,297 @@ def test_paste_opens_the_clipboard_image(window):
     window.paste()
     assert "clipboard holds no image" in window.last_error
     assert np.array_equal(window.document.image, pixels)
+
+
+# Lifecycle: jobs, saves, dialogs and closing
+
+
+def test_finished_jobs_and_the_pixels_they_ran_on_are_freed(qtbot, window, models, tmp_path):
+    window.open_image(photo(tmp_path / "first.png"))
+    choose(window, models / "invert.onnx")
+    first = weakref.ref(window.document.image)
+    with qtbot.waitSignal(window.document.changed, timeout=WAIT_MS):
+        window.apply_model()
+        jobs = [weakref.ref(window.run_job)]
+    jobs.append(weakref.ref(window.save(tmp_path / "saved.png")))
+    window.save_pool.waitForDone()
+    for index in range(5):  # the history and the display cache let go of the first photo
+        window.open_image(photo(tmp_path / f"next{index}.png", colour=(index, 0, 0)))
+    qtbot.wait(100)  # the jobs' last signals and their deletion are delivered
+    gc.collect()
+    assert [job() for job in jobs] == [None, None]
+    assert first() is None
+
+
+def test_two_saves_to_one_file_end_with_the_later(qtbot, window, tmp_path):
+    window.open_image(photo(tmp_path / "noise.png", size=(1500, 1500)))  # slow to encode
+    target = tmp_path / "out.png"
+    earlier = window.save(target)
+    window.document.apply(np.zeros_like(window.document.image), "black")  # quick to encode
+    later = window.save(target)
+    saved(qtbot, earlier)
+    saved(qtbot, later)
+    assert np.array_equal(read_image(target), window.document.image)
+
+
+def start_a_slow_batch(window: MainWindow, models: Path, tmp_path: Path, name: str):
+    """The batch dialog running six photos through a slow model; returns it and its job."""
+    slow_model(models / "slow.onnx", width=32, layers=8)
+    window.panel.refresh()
+    choose(window, models / "slow.onnx")
+    folder = tmp_path / name
+    folder.mkdir()
+    for index in range(6):
+        photo(folder / f"{index}.png", size=(384, 384))
+    window.batch_dialog()
+    dialog = window.batch
+    dialog.input.setText(str(folder))
+    dialog.output.setText(str(tmp_path / f"{name}-out"))
+    dialog.run()
+    assert dialog.job is not None and dialog.job.running
+    return dialog, dialog.job
+
+
+def test_closing_the_batch_dialog_or_the_window_stops_the_batch(qtbot, window, models, tmp_path):
+    dialog, job = start_a_slow_batch(window, models, tmp_path, "first")
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not job.running  # cancelled, and waited for, within the photo in progress
+    written = sorted((tmp_path / "first-out").glob("*.png"))
+    assert len(written) < 6
+    qtbot.wait(300)
+    assert sorted((tmp_path / "first-out").glob("*.png")) == written
+    assert window.batch is None  # closed and deleted: the next one is new
+
+    _, job = start_a_slow_batch(window, models, tmp_path, "second")
+    window.close()
+    assert not job.running and len(list((tmp_path / "second-out").glob("*.png"))) < 6
+
+
+def test_a_preset_finishing_after_another_model_was_chosen_is_dropped(
+    qtbot, window, models, tmp_path
+):
+    attributes_model(models / "faces.onnx")
+    classifier_model(models / "faces-classifier.onnx")
+    window.panel.refresh()
+    choose(window, models / "faces.onnx")
+    window.open_image(photo(tmp_path / "cyan.png", colour=(255, 255, 0)))
+    window.preset_from_photo()
+    job = window.run_job
+    choose(window, models / "invert.onnx")  # deletes the form the preset was for
+    assert window.run_job is None
+    choose(window, models / "faces.onnx")  # a new form, which the old preset must not touch
+    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+    qtbot.wait(50)
+    editor = window.panel.form.conditions["attributes"]
+    assert editor.values() == pytest.approx(list(ATTRIBUTES.defaults))
+    assert window.last_error == ""
+
+
+def test_zoom_in_keeps_the_middle_of_a_resized_view(qtbot, window, tmp_path):
+    window.open_image(photo(tmp_path / "wide.png", size=(400, 600)))
+    view = window.view
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: view.width() > 1000)
+    middle = QPointF(view.width() / 2, view.height() / 2)
+    before = view.to_scene(middle)
+    zoom = view.zoom
+    menu_action(window, "Zoom &in").trigger()
+    assert view.zoom == pytest.approx(zoom * 1.25)
+    after = view.to_scene(middle)
+    assert (after.x(), after.y()) == pytest.approx((before.x(), before.y()))
+
+
+def menu_action(window: MainWindow, text: str):
+    (action,) = [
+        action
+        for menu in window.menuBar().actions()
+        for action in menu.menu().actions()
+        if action.text() == text
+    ]
+    return action
+
+
+def test_bands_of_a_model_without_metadata_land_on_the_photo(qtbot, window, models, tmp_path):
+    from onnx_models import upscaler
+
+    path = upscaler(models / "x2.onnx", 2, metadata=False)
+    window.panel.refresh()
+    choose(window, path)
+    assert window.library.describe(path).info is None
+    window.open_image(photo(tmp_path / "small.png", size=(48, 64)))
+    bands = []  # where the view drew each band, read after the window's own slot ran
+    with qtbot.waitSignal(window.document.changed, timeout=WAIT_MS):
+        window.apply_model()
+        window.run_job.partial.connect(
+            lambda item: bands.extend(rect for _, rect in window.view.overlays)
+        )
+    assert bands
+    assert all(rect.width() == 64 and rect.bottom() <= 48 for rect in bands)
+    assert max(rect.bottom() for rect in bands) == 48  # the last band reaches the bottom
+
+
+def test_a_model_deleted_after_listing_is_an_error_not_a_crash(qtbot, window, models, tmp_path):
+    attributes_model(models / "faces.onnx")
+    classifier_model(models / "faces-classifier.onnx")
+    window.panel.refresh()
+    window.open_image(photo(tmp_path / "photo.png"))
+    image = window.document.image
+    choose(window, models / "invert.onnx")
+    (models / "invert.onnx").unlink()
+    window.panel.apply.click()
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=WAIT_MS)
+    assert "invert.onnx" in window.last_error and window.error_box.isVisible()
+
+    choose(window, models / "faces.onnx")
+    (models / "faces.onnx").unlink()
+    window.last_error = ""
+    window.preset_from_photo()
+    assert "faces.onnx" in window.last_error and window.run_job is None
+    assert window.document.image is image and window.document.undo_stack.count() == 0
+
+
+def suggested_by_save(qtbot, window: MainWindow) -> Path:
+    """What the Save As dialog that Save opens offers, read off the open dialog (then closed)."""
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    offered = []
+
+    def read_and_close() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QFileDialog)
+        offered.append(Path(dialog.selectedFiles()[0]))
+        dialog.reject()
+
+    QTimer.singleShot(200, read_and_close)
+    assert window.save_current() is None  # nothing saved: the dialog was closed
+    return offered[0]
+
+
+def test_save_never_offers_the_opened_file_and_then_saves_where_saved_last(qtbot, window, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    source = photo(tmp_path / "holiday.png", colour=(40, 40, 40))
+    window.open_image(source)
+    assert suggested_by_save(qtbot, window) == tmp_path / "holiday-edited.png"
+    target = tmp_path / "elsewhere" / "mine.png"
+    target.parent.mkdir()
+    saved(qtbot, window.save(target))
+    window.document.apply(np.zeros_like(window.document.image), "black")
+    saved(qtbot, window.save_current())  # no dialog: where it was saved
+    assert np.array_equal(read_image(target), window.document.image)
+    assert read_image(source)[0, 0, 0] == 40
+
+    QGuiApplication.clipboard().setImage(window.view.before)
+    window.paste()
+    assert suggested_by_save(qtbot, window) == target.parent / "pasted.png"
+
+
+def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
+    qtbot, window, models, tmp_path
+):
+    from imagexform.app.jobs import Job
+
+    window.activateWindow()
+    window.open_image(photo(tmp_path / "photo.png"))
+    choose(window, models / "invert.onnx")
+    button = window.panel.live
+    button.setFocus()
+    qtbot.keyClick(button, Qt.Key.Key_Space)
+    assert button.isChecked() and not window.view.showing_before
+    button.setChecked(False)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert window.view.showing_before
+
+    def download(job: Job) -> None:
+        for done in range(2000):
+            job.report(done, 2000)
+            time.sleep(0.005)
+
+    fake_download = Job(download, window)  # a real job standing in for a slow connection
+    window.download_job = fake_download
+    fake_download.start(window.pool)
+    start_with_a_slow_model(window, models, tmp_path / "big.png", 1024)
+    window.apply_model()
+    run = window.run_job
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=WAIT_MS)
+    with qtbot.waitSignal(run.cancelled, timeout=WAIT_MS):
+        qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert fake_download.running
+    fake_download.cancel()
+    qtbot.waitUntil(lambda: not fake_download.running, timeout=WAIT_MS)
+    window.download_job = None
+
+
+def test_the_history_keeps_at_most_the_undo_limit(window):
+    from imagexform.app.document import UNDO_LIMIT
+
+    window.document.open_pixels(np.zeros((8, 8, 3), np.uint8), "start.png")
+    for step in range(UNDO_LIMIT + 5):
+        window.document.apply(np.full((8, 8, 3), step, np.uint8), f"step {step}")
+    assert window.document.undo_stack.count() == UNDO_LIMIT
+    window.document.undo_stack.setIndex(0)
+    assert window.document.image[0, 0, 0] == 4  # what step 5 started from: 0..3 are gone
+
+
+def test_one_error_box_and_one_batch_dialog_at_a_time(qtbot, window):
+    window.show_error("first")
+    box = window.error_box
+    window.show_error("second")
+    assert window.error_box is box and box.text() == "second"
+    window.batch_dialog()
+    dialog = window.batch
+    window.batch_dialog()
+    assert window.batch is dialog
+    dialog.reject()
+    qtbot.waitUntil(lambda: window.batch is None)
+    window.batch_dialog()
+    assert window.batch is not None and window.batch is not dialog
+
+
+def test_docks_and_toolbar_are_where_they_were_left(qtbot, tmp_path, models, monkeypatch):
+    from PySide6.QtWidgets import QDockWidget
+
+    monkeypatch.setenv("IMAGEXFORM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IMAGEXFORM_CATALOG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    ini = tmp_path / "editor.ini"
+    first = MainWindow(EditorSettings(ini), ModelLibrary(shipped=models))
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    first.findChild(QDockWidget, "History").hide()
+    first.addDockWidget(
+        Qt.DockWidgetArea.LeftDockWidgetArea, first.findChild(QDockWidget, "Models")
+    )
+    first.close()
+    second = MainWindow(EditorSettings(ini), ModelLibrary(shipped=models))
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.findChild(QDockWidget, "History").isHidden()
+    models_dock = second.findChild(QDockWidget, "Models")
+    assert second.dockWidgetArea(models_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+
+
+def test_fitting_and_resizing_preview_the_region_now_in_view(qtbot, window, models, tmp_path):
+    window.open_image(photo(tmp_path / "photo.png", size=(300, 400)))
+    choose(window, models / "invert.onnx")
+    view = window.view
+
+    def previewed_in_view() -> bool:
+        shown = window.run_job is None and bool(view.overlays)
+        return shown and view.overlays[0][1] == QRectF(*view.visible_source_rect())
+
+    view.zoom_at(4.0, QPointF(0, 0))
+    window.panel.live.setChecked(True)
+    qtbot.waitUntil(previewed_in_view, timeout=WAIT_MS)
+    small = view.overlays[0][1]
+    with qtbot.waitSignal(view.viewport_changed):
+        window.resize(1400, 900)
+    qtbot.waitUntil(previewed_in_view, timeout=WAIT_MS)
+    assert view.overlays[0][1].width() > small.width()
+    with qtbot.waitSignal(view.viewport_changed):
+        view.fit()
+    qtbot.waitUntil(previewed_in_view, timeout=WAIT_MS)
+    assert view.overlays[0][1] == QRectF(0, 0, 400, 300)

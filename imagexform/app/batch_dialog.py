@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QThreadPool, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,6 +39,9 @@ REPORT_NAME = "imagexform-report.json"
 
 
 class BatchDialog(QDialog):
+    """The batch runs in the dialog's own pool, so closing the dialog (Esc, the title bar,
+    Close) or the window can cancel it and wait for exactly that batch to stop."""
+
     def __init__(
         self, parent: QWidget | None, settings: EditorSettings, request: RunRequest | None
     ) -> None:
@@ -48,6 +51,8 @@ class BatchDialog(QDialog):
         self.settings = settings
         self.request = request
         self.job: Job | None = None
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
         self.cancel_event = threading.Event()
         self.results: list[FileResult] = []
         self.exit_code: int | None = None
@@ -165,12 +170,12 @@ class BatchDialog(QDialog):
         self.progress.setValue(0)
         self.start.setEnabled(False)
         self.stop.setText("Cancel")
-        job = Job(lambda job: run_batch(options))
+        job = Job(lambda job: run_batch(options), self)
         job.partial.connect(self._file_done)
         job.succeeded.connect(self._finished)
         job.failed.connect(self._failed)
         self.job = job
-        job.start()
+        job.start(self.pool)
 
     def _told(self, result: FileResult) -> None:
         """Called from the batch's threads: hand the result over to the GUI thread."""
@@ -213,6 +218,19 @@ class BatchDialog(QDialog):
             self.summary.setText("Cancelling after the image in progress…")
         else:
             self.reject()
+
+    def cancel_and_wait(self) -> None:
+        """Cancel a running batch and wait until it has stopped, after the image in progress:
+        a batch never writes on behind a closed dialog or window."""
+        if self.job is not None:
+            self.cancel_event.set()
+            self.summary.setText("Cancelling after the image in progress…")
+        self.pool.waitForDone(-1)
+
+    def done(self, result: int) -> None:
+        """Every way of closing the dialog ends here (Esc and the title bar reject it)."""
+        self.cancel_and_wait()
+        super().done(result)
 
     def open_report(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.report_path)))

@@ -21,7 +21,13 @@ class JobCancelled(Exception):
 
 class Job(QObject):
     """``work(job)`` runs in the pool; it calls :meth:`report` (which raises once cancelled)
-    and may emit :attr:`partial` with anything worth showing early."""
+    and may emit :attr:`partial` with anything worth showing early.
+
+    A job frees itself once it has ended: its work (and the image the work holds) is dropped
+    in the worker, and the Qt object, with the connections whose slots may hold the job or
+    an image, is deleted after the ``ended`` slots ran. Give it a parent so that Qt, not a
+    Python reference, keeps it alive until then.
+    """
 
     progress = Signal(int, int)  # done, total (tiles or bytes)
     partial = Signal(object)
@@ -32,11 +38,13 @@ class Job(QObject):
 
     def __init__(self, work: Callable[[Job], object], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._work = work
+        self._work: Callable[[Job], object] | None = work
         self._cancel = threading.Event()
         self.running = False
 
     def start(self, pool: QThreadPool | None = None) -> None:
+        # Connected last, so every ended slot connected before start still sees the job.
+        self.ended.connect(self.deleteLater)
         self.running = True
         (pool or QThreadPool.globalInstance()).start(self._run)
 
@@ -49,8 +57,10 @@ class Job(QObject):
         self.progress.emit(done, total)
 
     def _run(self) -> None:
+        work, self._work = self._work, None
+        assert work is not None, "a job runs once"
         try:
-            result = self._work(self)
+            result = work(self)
         except JobCancelled:
             self.cancelled.emit()
         except UserError as exc:
@@ -63,6 +73,7 @@ class Job(QObject):
             else:
                 self.succeeded.emit(result)
         finally:
+            del work
             self.running = False
             self.ended.emit()
 

@@ -29,11 +29,16 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Band:
-    """Finished output rows ``first..end`` of a running Apply, for the live view."""
+    """Finished output rows ``first..end`` of a running Apply, for the live view.
+
+    ``scale`` is output pixels per input pixel as the run produced them, not as metadata
+    says: a model without metadata, or an output scale set by the user, still lands its
+    band on the right rows of the photo."""
 
     first: int
     end: int
     image: object  # QImage; built in the worker so the GUI thread only paints it
+    scale: float
 
 
 def transform(job: Job, cache: ModelCache, request: RunRequest, image: np.ndarray) -> np.ndarray:
@@ -43,7 +48,8 @@ def transform(job: Job, cache: ModelCache, request: RunRequest, image: np.ndarra
     job.partial.emit(model.provider)
 
     def rows(first: int, end: int, samples: np.ndarray) -> None:
-        job.partial.emit(Band(first, end, to_qimage(samples)))
+        scale = samples.shape[1] / image.shape[1]
+        job.partial.emit(Band(first, end, to_qimage(samples), scale))
 
     return model.transform(
         image,

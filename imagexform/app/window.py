@@ -3,11 +3,12 @@ history below them; every long operation runs as a :class:`~imagexform.app.jobs.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QRectF, QStandardPaths, Qt, QThreadPool, QTimer
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -31,10 +32,12 @@ from PySide6.QtWidgets import (
     QUndoView,
 )
 
+from imagexform.app.batch_dialog import BatchDialog
 from imagexform.app.document import Document
 from imagexform.app.jobs import Job, ModelCache
 from imagexform.app.library import ModelLibrary
 from imagexform.app.panel import ModelPanel
+from imagexform.app.parameters import ParameterForm
 from imagexform.app.qimages import from_qimage, to_qimage
 from imagexform.app.running import Band, RunRequest, classify, preview, transform
 from imagexform.app.settings import EditorSettings
@@ -49,6 +52,7 @@ OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files 
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF, 16-bit kept (*.tif *.tiff)"
 LOSSY = (".jpg", ".jpeg", ".webp")
 PREVIEW_DELAY_MS = 300  # parameter changes within this are previewed once
+PRESET = "preset"  # the object name of a job asking the classifier for slider presets
 
 
 class MainWindow(QMainWindow):
@@ -61,14 +65,18 @@ class MainWindow(QMainWindow):
         self.document = Document(self)
         self.cache = ModelCache()
         self.pool = QThreadPool(self)
-        # A run, a cancelled run finishing its tile, a download and saves may overlap; none
-        # of them should wait in a queue for another (the model's own threads do the work).
-        self.pool.setMaxThreadCount(max(self.pool.maxThreadCount(), 4))
+        # A run, a cancelled run finishing its tile and a download may overlap; none of them
+        # should wait in a queue for another (the model's own threads do the work).
+        self.pool.setMaxThreadCount(max(self.pool.maxThreadCount(), 3))
+        # Saves one at a time, in the order asked: two saves to one file end with the later.
+        self.save_pool = QThreadPool(self)
+        self.save_pool.setMaxThreadCount(1)
         self.run_job: Job | None = None
         self.download_job: Job | None = None
-        self.save_jobs: set[Job] = set()
+        self.save_path: Path | None = None  # where Save writes this picture without asking
         self.last_error = ""
-        self.error_box: QMessageBox | None = None
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "imagexform", "", parent=self)
+        self.batch: BatchDialog | None = None
         self._shown: dict[int, tuple[np.ndarray, QImage]] = {}
 
         self.setWindowTitle("imagexform")
@@ -85,6 +93,7 @@ class MainWindow(QMainWindow):
 
         self.document.changed.connect(self._document_changed)
         self.document.replaced.connect(self._picture_changed)
+        self.document.replaced.connect(self._picture_replaced)
         self.document.undo_stack.indexChanged.connect(self._picture_changed)
         self.view.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom:.0%}"))
         self.view.viewport_changed.connect(self._schedule_preview)
@@ -108,6 +117,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
+        state = self.settings.window_state()
+        if state:
+            self.restoreState(state)
 
     def _dock(self, title: str, widget: object, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -166,9 +178,8 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to window", self.view.fit, "Ctrl+0")
         self._action(view, "&Actual size (100%)", self.view.actual_size, "Ctrl+1")
-        centre = self.view.rect().center
-        self._action(view, "Zoom &in", lambda: self.view.zoom_at(1.25, centre()), keys.ZoomIn)
-        self._action(view, "Zoom &out", lambda: self.view.zoom_at(0.8, centre()), keys.ZoomOut)
+        self._action(view, "Zoom &in", lambda: self.view.zoom_by(1.25), keys.ZoomIn)
+        self._action(view, "Zoom &out", lambda: self.view.zoom_by(0.8), keys.ZoomOut)
         view.addSeparator()
         modes = QActionGroup(self)
         for mode, text in (
@@ -180,12 +191,15 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(mode == self.view.mode)
             modes.addAction(action)
-        self._action(view, "Show &before / after", self.view.toggle_before, "Space")
+        toggle = self._action(view, "Show &before / after", self.view.toggle_before, "Space")
+        # Only while the image has focus: a focused button or field keeps its own Space.
+        toggle.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.view.addAction(toggle)
         model = self.menuBar().addMenu("&Model")
         self._action(model, "&Add model file…", self._add_model_dialog)
         self._action(model, "A&pply", self.apply_model, "Ctrl+Return")
         self._action(model, "Pre&view visible region", self.preview_region, "Ctrl+P")
-        self._action(model, "&Cancel", self.cancel, "Escape")
+        self._action(model, "&Cancel run", self.cancel_run, "Escape")
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("Main")
         for action in (open_action, save_action, undo, redo):
@@ -222,16 +236,30 @@ class MainWindow(QMainWindow):
         self.document.open_pixels(from_qimage(image), "pasted.png")
         self.setWindowTitle("pasted image — imagexform")
 
-    def save_current(self) -> None:
-        if self.document.path is None or not self.document.path.parent.is_dir():
+    def save_current(self) -> Job | None:
+        """Write where this picture was saved last; the first save asks where (Save As)."""
+        if self.save_path is None:
             self.save_dialog()
-            return
-        self.save_dialog(self.document.path)
+            return None
+        return self.save(self.save_path, self.settings.quality)
 
-    def save_dialog(self, suggested: Path | None = None) -> None:
+    def suggested_save_path(self) -> Path:
+        """Where Save As starts: the last save of this picture; for a first save, the opened
+        photo's name with "-edited" beside it (overwriting the original takes the user typing
+        its name), or a pasted image's name in the folder saved to last."""
+        if self.save_path is not None:
+            return self.save_path
+        path = self.document.path
+        if path is not None:
+            return path.with_name(f"{path.stem}-edited{path.suffix}")
+        pictures = QStandardPaths.PicturesLocation
+        folder = self.settings.folder("save") or QStandardPaths.writableLocation(pictures)
+        return Path(folder or Path.home()) / self.document.name
+
+    def save_dialog(self) -> None:
         if self.document.image is None:
             return
-        start = suggested or Path(self.settings.folder("save") or ".") / self._default_name()
+        start = self.suggested_save_path()
         path, _ = QFileDialog.getSaveFileName(self, "Save image", str(start), SAVE_FILTER)
         if not path:
             return
@@ -243,10 +271,6 @@ class MainWindow(QMainWindow):
                 return
             self.settings.quality = quality
         self.save(target, quality)
-
-    def _default_name(self) -> str:
-        stem = self.document.path.stem if self.document.path else "image"
-        return f"{stem}-imagexform.png"
 
     def save(self, path: Path, quality: int = 95) -> Job | None:
         """Write the current image to ``path`` in its extension's format, with the original's
@@ -263,14 +287,16 @@ class MainWindow(QMainWindow):
             write_bytes_atomic(path, encoded)
             return path
 
-        job = Job(write)
+        self.save_path = path
+        job = Job(write, self)
         job.succeeded.connect(self._saved)
         job.failed.connect(self.show_error)
-        job.ended.connect(lambda: self.save_jobs.discard(job))
-        self.save_jobs.add(job)
         self.statusBar().showMessage(f"Saving {path}…")
-        job.start(self.pool)
+        job.start(self.save_pool)
         return job
+
+    def _picture_replaced(self) -> None:
+        self.save_path = None
 
     def _saved(self, path: Path) -> None:
         self.settings.set_folder("save", path.parent)
@@ -323,6 +349,8 @@ class MainWindow(QMainWindow):
     def _model_chosen(self, path: Path | None) -> None:
         if path is not None:
             self.settings.model = str(path)
+        if self.run_job is not None and self.run_job.objectName() == PRESET:
+            self._stop_run()  # its sliders are gone with the old model's form
         if self.panel.live.isChecked():
             self._schedule_preview()
         if self.panel.form is not None:
@@ -345,7 +373,7 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return
             file = Path(chosen)
-        job = Job(lambda job: fetch(entry.name, job.report, file=file))
+        job = Job(lambda job: fetch(entry.name, job.report, file=file), self)
         job.progress.connect(self._download_progress)
         job.succeeded.connect(lambda path: self.panel.refresh(select=path))
         job.failed.connect(self.show_error)
@@ -396,11 +424,9 @@ class MainWindow(QMainWindow):
         self.preview_timer.stop()
         self._stop_run()
         self.view.set_images(self._qimage(image), None, fit=False)
-        info = self.library.describe(request.path).info
-        factor = info.io.scale if info is not None else 1
-        job = Job(lambda job: transform(job, self.cache, request, image))
-        job.partial.connect(lambda item: self._partial(job, item, factor))
-        job.succeeded.connect(lambda result: self._applied(job, result, request.path.stem))
+        job = Job(lambda job: transform(job, self.cache, request, image), self)
+        job.partial.connect(self._slot(job, self._partial))
+        job.succeeded.connect(self._slot(job, self._applied, request.path.stem))
         self._start_run(job, "tile %v of %m")
 
     def preview_region(self) -> None:
@@ -416,9 +442,9 @@ class MainWindow(QMainWindow):
         if region is None:
             return
         screen_scale = self.view.zoom * self.view.devicePixelRatioF()
-        job = Job(lambda job: preview(job, self.cache, request, image, region, screen_scale))
-        job.partial.connect(lambda item: self._partial(job, item, 1))
-        job.succeeded.connect(lambda result: self._previewed(job, result, region))
+        job = Job(lambda job: preview(job, self.cache, request, image, region, screen_scale), self)
+        job.partial.connect(self._slot(job, self._partial))
+        job.succeeded.connect(self._slot(job, self._previewed, region))
         self._start_run(job, "preview: tile %v of %m")
 
     def _preview_toggled(self, live: bool) -> None:
@@ -437,22 +463,40 @@ class MainWindow(QMainWindow):
         classifier, form, path = self.panel.classifier, self.panel.form, self.panel.path
         if classifier is None or form is None or path is None or self.document.image is None:
             return
-        info = self.library.describe(path).info
+        try:
+            info = self.library.describe(path).info
+        except UserError as exc:  # the file went away since it was listed
+            self.show_error(str(exc))
+            return
         assert info is not None
         name = info.io.conditions[0].name
         image, device = self.document.image, self.panel.device.currentText()
-        job = Job(lambda job: classify(job, self.cache, classifier, device, image))
-        job.partial.connect(lambda item: self._partial(job, item, 1))
-        job.succeeded.connect(lambda result: form.preset(name, [float(v) for v in result]))
+        job = Job(lambda job: classify(job, self.cache, classifier, device, image), self)
+        job.setObjectName(PRESET)
+        job.partial.connect(self._slot(job, self._partial))
+        job.succeeded.connect(self._slot(job, self._preset_found, form, name))
         self._start_run(job, "classifying…")
 
+    def _preset_found(self, job: Job, form: ParameterForm, name: str, result: np.ndarray) -> None:
+        """Set the sliders, unless another model (with another form) was chosen meanwhile."""
+        if job is self.run_job and form is self.panel.form:
+            form.preset(name, [float(value) for value in result])
+
+    def _slot(self, job: Job, method: Callable[..., None], *bound: object) -> Callable[..., None]:
+        """A slot for one of ``job``'s signals: ``method(job, *bound, *signal values)``.
+
+        The job is held weakly: Qt keeps the connection as long as the job, so a slot holding
+        the job would make a cycle through Qt that Python's collector cannot see."""
+        ref = weakref.ref(job)
+        return lambda *values: method(ref(), *bound, *values)
+
     def _start_run(self, job: Job, progress_format: str) -> None:
-        job.failed.connect(lambda message: self._run_failed(job, message))
-        job.cancelled.connect(lambda: self._run_cancelled(job))
-        job.ended.connect(lambda: self._run_ended(job))
+        job.failed.connect(self._slot(job, self._run_failed))
+        job.cancelled.connect(self._slot(job, self._run_cancelled))
+        job.ended.connect(self._slot(job, self._run_ended))
+        job.progress.connect(self._slot(job, self._run_progress))
         self.run_job = job
         self._show_progress(progress_format)
-        job.progress.connect(lambda done, total: self._run_progress(job, done, total))
         job.start(self.pool)
 
     def _stop_run(self) -> None:
@@ -467,22 +511,27 @@ class MainWindow(QMainWindow):
             if job is not None:
                 job.cancel()
 
+    def cancel_run(self) -> None:
+        """Escape: stop the model run only; a download goes on (the Cancel button stops it)."""
+        if self.run_job is not None:
+            self.run_job.cancel()
+
     def _run_progress(self, job: Job, done: int, total: int) -> None:
         if job is self.run_job:
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
-    def _partial(self, job: Job, item: object, scale: int) -> None:
+    def _partial(self, job: Job, item: object) -> None:
         if job is not self.run_job:
             return
         if isinstance(item, str):
             self.provider_label.setText(f"device: {self.panel.device.currentText()} → {item}")
         elif isinstance(item, Band) and self.view.before is not None:
             width = self.view.before.width()
-            rect = QRectF(0, item.first / scale, width, (item.end - item.first) / scale)
-            self.view.add_overlay(item.image, rect)
+            top, height = item.first / item.scale, (item.end - item.first) / item.scale
+            self.view.add_overlay(item.image, QRectF(0, top, width, height))
 
-    def _applied(self, job: Job, result: np.ndarray, label: str) -> None:
+    def _applied(self, job: Job, label: str, result: np.ndarray) -> None:
         if job is self.run_job:
             self.run_job = None  # done: the history move below must not cancel it
             self.document.apply(result, label)
@@ -492,7 +541,7 @@ class MainWindow(QMainWindow):
         self._stop_run()
         self._schedule_preview()
 
-    def _previewed(self, job: Job, result: np.ndarray, region: tuple[int, int, int, int]) -> None:
+    def _previewed(self, job: Job, region: tuple[int, int, int, int], result: np.ndarray) -> None:
         if job is self.run_job:
             self.view.clear_overlays()
             self.view.add_overlay(to_qimage(result), QRectF(*region))
@@ -524,10 +573,17 @@ class MainWindow(QMainWindow):
             self.cancel_button.setVisible(False)
 
     def batch_dialog(self) -> None:
-        from imagexform.app.batch_dialog import BatchDialog
+        """Show the batch dialog: the one open (perhaps running) or, if none, a new one for
+        the chosen model, deleted when closed."""
+        if self.batch is None:
+            self.batch = BatchDialog(self, self.settings, self._request())
+            self.batch.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.batch.finished.connect(self._batch_closed)
+        self.batch.open()
+        self.batch.raise_()
 
-        dialog = BatchDialog(self, self.settings, self._request())
-        dialog.open()
+    def _batch_closed(self) -> None:
+        self.batch = None
 
     # Showing
 
@@ -561,16 +617,18 @@ class MainWindow(QMainWindow):
         """Tell the user without stopping anything: the status bar and a non-blocking box."""
         self.last_error = message
         self.statusBar().showMessage(message, 10000)
-        if self.error_box is not None:
-            self.error_box.close()
-        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "imagexform", message, parent=self)
+        self.error_box.setText(message)  # one box, reused: the latest error replaces the last
         self.error_box.open()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
-        # Runs and downloads stop within a tile or a chunk; a save in progress is the user's
-        # work, so closing waits for it to be written.
-        self.pool.waitForDone(-1 if self.save_jobs else 5000)
+        for dialog in self.findChildren(BatchDialog):
+            dialog.cancel_and_wait()
+        # Runs stop within a tile and downloads within a chunk, so closing waits for them;
+        # converting a download cannot stop midway, and closing does not wait minutes for it.
+        self.pool.waitForDone(-1 if self.download_job is None else 5000)
+        self.save_pool.waitForDone(-1)  # a save is the user's work: written whole first
         self.settings.set_geometry(bytes(self.saveGeometry().data()))
+        self.settings.set_window_state(bytes(self.saveState().data()))
         self.settings.sync()
         super().closeEvent(event)
