@@ -145,7 +145,9 @@ def test_export_writes_both_directions_that_say_which(domains, tmp_path):
     assert train(domains, run, "steps=1").exit_code == 0
     target = tmp_path / "shapes.onnx"
     result = CliRunner().invoke(
-        cli, ["export", str(run), "-o", str(target), "--variant", "all"], catch_exceptions=False
+        cli,
+        ["export", str(run), "-o", str(target), "--variant", "all", "--description", "Shapes"],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     photo = read_image(domains / "testA" / "circle0.png")
@@ -154,6 +156,7 @@ def test_export_writes_both_directions_that_say_which(domains, tmp_path):
         path = tmp_path / f"shapes-{variant}.onnx"
         info = inspect_model(path).info
         assert info.variant == variant and variant in info.title
+        assert info.description == f"Shapes ({variant})"
         model = load_model(path)
         x = torch.from_numpy(photo[4:36, 4:36].astype(np.float32) / 127.5 - 1).permute(2, 0, 1)
         with torch.no_grad():

@@ -133,7 +133,9 @@ def export_command(
             fp16=fp16,
             tolerance=tolerance,
             title=f"{title} ({name})" if title and variant == "all" else title,
-            description=description,
+            description=f"{description} ({name})"
+            if description and variant == "all"
+            else description,
         )
         _print_report(report)
 
