@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -14,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 from release_server import Files, serve_files
 
+from imagexform.catalog import download as downloading
 from imagexform.catalog import resolve_model
 from imagexform.catalog.download import CHUNK, check_url, download, exclusive
-from imagexform.catalog.store import catalog_file, find, lock_path
+from imagexform.catalog.store import _pin, catalog_file, find, lock_path, pins
 from imagexform.cli import cli
 from imagexform.errors import UserError
 from imagexform.hookspecs import hookimpl
@@ -190,7 +193,7 @@ def test_network_and_disk_failures_leave_nothing(catalog, tmp_path, monkeypatch)
     blocker.write_text("not a folder")
     monkeypatch.setenv("IMAGEXFORM_HOME", str(blocker / "home"))
     unwritable = invoke("pull", "zebra")
-    assert unwritable.exit_code == 2 and "cannot write the download" in unwritable.output
+    assert unwritable.exit_code == 2 and "cannot write the lock for zebra" in unwritable.output
     assert str(blocker / "home") in unwritable.output and blocker.read_text() == "not a folder"
 
 
@@ -305,6 +308,7 @@ class CatalogPlugin:
             {"name": "plugin-zebra", "family": "pix2pix", "task": "t", "url": self.url},
             {"name": "zebra", "family": "pix2pix", "task": "clash", "url": self.url},
             {"name": "broken", "family": "pix2pix", "colour": "blue"},
+            {"name": "../escape", "family": "pix2pix", "task": "t", "url": self.url},
         ]
 
 
@@ -321,7 +325,8 @@ def test_plugins_extend_the_catalog(catalog, caplog, server):
         del plugins.records["catalog-test"]
     assert listed["plugin-zebra"]["plugin"] == "catalog-test"
     assert listed["zebra"]["plugin"] == "" and listed["zebra"]["task"] == "horse to zebra"
-    assert "broken" not in listed
+    assert "broken" not in listed and "../escape" not in listed
+    assert "plugin catalog-test: catalog entry '../escape': a name is letters" in caplog.text
     assert "plugin catalog-test: catalog entry 'zebra' exists; ignored" in caplog.text
     assert pulled.exit_code == 2 and f"{server}/missing.pth: HTTP 404" in pulled.output
     assert Files.requests == ["/missing.pth"]
@@ -398,3 +403,126 @@ def test_the_shipped_catalog_is_complete_and_well_formed(monkeypatch):
         "stargan-celeba-128",
     }
     assert required <= set(names)
+
+
+def test_a_bad_first_download_is_not_pinned_and_not_kept(catalog, tmp_path, server):
+    good = Files.files["/g.pth"]
+    Files.files["/g.pth"] = b"<html>rate limited</html>"  # a 200 page that is no checkpoint
+    failed = invoke("pull", "zebra")
+    assert failed.exit_code == 2 and len(failed.output.splitlines()) == 1
+    assert f"{server}/g.pth" in failed.output and ".convert-" not in failed.output
+    assert "deleted the download" in failed.output
+    assert pins() == {} and not list((tmp_path / "home" / "downloads").iterdir())
+    Files.files["/g.pth"] = good
+    fixed = invoke("pull", "zebra")
+    assert fixed.exit_code == 0, fixed.output
+    assert pins()["zebra"]["size"] == len(good) and Files.ranges == []
+
+
+def test_a_416_for_another_length_drops_the_part(server, tmp_path):
+    part = tmp_path / "g.pth.part"
+    size = len(Files.files["/g.pth"])
+    part.write_bytes(Files.files["/g.pth"] + b"more bytes than the release has")
+    with pytest.raises(UserError, match=rf"refused to resume .*'bytes \*/{size}'"):
+        download(f"{server}/g.pth", part)
+    assert not part.exists()
+    assert download(f"{server}/g.pth", part).read_bytes() == Files.files["/g.pth"]
+
+
+def test_a_damaged_zip_is_one_line_and_dropped(catalog, tmp_path, server):
+    damaged = bytearray(Files.files["/styles.zip"])
+    damaged[200] ^= 0xFF  # inside the stored member: its CRC no longer matches
+    Files.files["/styles.zip"] = bytes(damaged)
+    result = invoke("pull", "candy")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1
+    assert f"{server}/styles.zip: damaged zip archive" in result.output
+    assert not list((tmp_path / "home" / "downloads").iterdir()) and pins() == {}
+
+
+def test_pins_file_problems_are_named_and_keep_the_download(catalog, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "pins.lock").mkdir()  # the pins file's lock cannot be written
+    failed = invoke("pull", "zebra")
+    assert failed.exit_code == 2 and f"{home / 'pins.lock'}: cannot write" in failed.output
+    assert "kept the verified download" in failed.output
+    (part,) = (home / "downloads").iterdir()
+    assert part.stat().st_size == len(Files.files["/g.pth"])
+    assert not (home / "models" / "zebra.onnx").exists()  # never installed unpinned
+    (home / "pins.lock").rmdir()
+    (home / "pins.json").write_text("{not json")
+    damaged = invoke("pull", "zebra")
+    assert damaged.exit_code == 2 and f"{home / 'pins.json'}: unreadable pins file" in (
+        damaged.output
+    )
+    assert Files.requests == ["/g.pth"]  # refused before downloading again
+    (home / "pins.json").unlink()
+    fixed = invoke("pull", "zebra")
+    assert fixed.exit_code == 0, fixed.output
+    assert "zebra" in pins() and not part.exists()
+    assert [path.name for path in home.iterdir() if path.name.startswith(".pins")] == []
+
+
+def test_pins_written_at_once_all_survive(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEXFORM_HOME", str(tmp_path))
+
+    def pin_many(prefix: str) -> None:
+        for index in range(25):
+            _pin(f"{prefix}{index}", "0" * 64, index)
+
+    threads = [threading.Thread(target=pin_many, args=(p,)) for p in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pins()) == 50
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pins.json"]
+
+
+def test_remove_deletes_only_the_model_and_its_kept_checkpoint(catalog, tmp_path):
+    assert invoke("pull", "zebra", "--keep-checkpoint").exit_code == 0
+    models = tmp_path / "home" / "models"
+    (models / "zebra.txt").write_text("my notes")
+    (models / "zebra.ckpt").write_text("another file with the same stem")
+    removed = invoke("remove", "zebra", "-y")
+    assert removed.exit_code == 0, removed.output
+    assert sorted(p.name for p in models.iterdir()) == ["zebra.ckpt", "zebra.txt"]
+
+
+def test_a_redirect_from_https_to_loopback_http_is_refused(server, tmp_path):
+    handler = downloading._HttpsRedirects()
+    request = urllib.request.Request("https://example.com/g.pth")
+    with pytest.raises(UserError, match="only https:// downloads are allowed"):
+        handler.redirect_request(request, None, 302, "Found", {}, f"{server}/g.pth")
+    Files.redirects["/bounce.pth"] = f"{server}/g.pth"  # loopback to loopback is fine
+    part = download(f"{server}/bounce.pth", tmp_path / "g.pth.part")
+    assert part.read_bytes() == Files.files["/g.pth"]
+
+
+def test_a_bad_catalog_name_is_refused(catalog):
+    catalog.write_text(
+        catalog.read_text() + '\n[[model]]\nname = "../x"\nfamily = "pix2pix"\n'
+        'task = "t"\nurl = "https://example.com/g.pth"\n'
+    )
+    result = invoke("list")
+    assert result.exit_code == 2 and "catalog entry '../x': a name is letters" in result.output
+
+
+def test_a_lock_dropped_between_open_and_lock_is_retried(tmp_path, monkeypatch):
+    """The holder finishes (and drops its lock file) just after we opened that file."""
+    import fcntl
+
+    lock = tmp_path / "zebra.lock"
+    flock = fcntl.flock
+    dropped: list[int] = []
+
+    def holder_finishes_first(fd: int, operation: int) -> None:
+        if not dropped:
+            dropped.append(fd)
+            lock.unlink()
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", holder_finishes_first)
+    with exclusive(lock, "zebra"):
+        assert lock.is_file()
+    assert dropped and not lock.exists()

@@ -21,7 +21,7 @@ def list_command(show_all: bool, as_json: bool) -> None:
     pinned = pins()
     rows = []
     for entry in entries():
-        files = installed_files(entry.name)
+        files = installed_files(entry.name, entry)
         size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
         rows.append(
             {

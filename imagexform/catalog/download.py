@@ -23,17 +23,28 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")  # plain http only to this machine 
 Progress = Callable[[int, int], None]  # bytes done, bytes expected (0 when unknown)
 
 
-def check_url(url: str) -> None:
-    """Refuse anything but HTTPS: a checkpoint fetched in the clear could be swapped."""
+def check_url(url: str, loopback_http: bool = True) -> None:
+    """Refuse anything but HTTPS: a checkpoint fetched in the clear could be swapped. Plain
+    http to this machine is allowed (tests, mirrors) unless ``loopback_http`` is false."""
     parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK):
+    if parsed.scheme == "https" or (
+        loopback_http and parsed.scheme == "http" and parsed.hostname in LOOPBACK
+    ):
         return
     raise UserError(f"{url}: only https:// downloads are allowed")
 
 
+def _is_loopback_http(url: str) -> bool:
+    parsed = urllib.parse.urlparse(url)
+    return parsed.scheme == "http" and parsed.hostname in LOOPBACK
+
+
 class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to HTTPS, or to loopback http from loopback http: an https
+    release must not be handed to a local plain-http listener."""
+
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        check_url(newurl)
+        check_url(newurl, loopback_http=_is_loopback_http(req.full_url))
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -41,22 +52,13 @@ _opener = urllib.request.build_opener(_HttpsRedirects)
 
 
 @contextmanager
-def exclusive(lock: Path, what: str) -> Iterator[None]:
+def exclusive(lock: Path, what: str, wait: bool = False) -> Iterator[None]:
     """Hold ``lock`` while this process fetches ``what``. Two writers on one ``.part`` (the
     editor and a terminal, say) would interleave their bytes, and a first download would then
-    pin the hash of garbage; the second one is refused instead. The operating system drops
-    the lock when a process dies, so a crash never leaves a stale one."""
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock.open("a+b")
-    except OSError as exc:
-        raise UserError(f"{lock}: cannot write the download ({exc.strerror or exc})") from None
-    with handle:
-        if not _try_lock(handle, lock):
-            raise UserError(
-                f"{what}: another imagexform process is fetching it right now ({lock}); "
-                "try again when it is done"
-            )
+    pin the hash of garbage; the second one is refused instead (or, with ``wait``, waits: for
+    short writes such as the pins file). The operating system drops the lock when a process
+    dies, so a crash never leaves a stale one."""
+    with _locked(lock, what, wait):
         try:
             yield
         finally:
@@ -64,25 +66,53 @@ def exclusive(lock: Path, what: str) -> Iterator[None]:
                 lock.unlink()  # while still locked, so nobody locks the file being dropped
 
 
-def _try_lock(handle: BinaryIO, lock: Path) -> bool:
+def _locked(lock: Path, what: str, wait: bool) -> BinaryIO:
+    """An open, locked handle on ``lock``. Locking a file that the previous holder dropped
+    between our open and our lock is tried once more, on the new file, before saying busy
+    (and again and again with ``wait``, which never says busy)."""
+    retried = False
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock.open("a+b")
+        except OSError as exc:
+            raise UserError(
+                f"{lock}: cannot write the lock for {what} ({exc.strerror or exc})"
+            ) from None
+        state = _try_lock(handle, lock, wait)
+        if state is True:
+            return handle
+        handle.close()
+        if state is False or (retried and not wait):
+            break
+        retried = True
+    raise UserError(
+        f"{what}: another imagexform process is fetching it right now ({lock}); "
+        "try again when it is done"
+    )
+
+
+def _try_lock(handle: BinaryIO, lock: Path, wait: bool) -> bool | None:
+    """True when locked, False when another process holds it, None when the file we locked
+    is no longer ``lock`` (its holder dropped it meanwhile)."""
     if sys.platform == "win32":
         import msvcrt
 
         try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
     import fcntl
 
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
-    try:  # the holder may have dropped this very file between our open and our lock
-        return os.path.samestat(os.fstat(handle.fileno()), os.stat(lock))
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(lock)) or None
     except FileNotFoundError:
-        return False
+        return None
 
 
 def download(url: str, part: Path, progress: Progress | None = None) -> Path:
@@ -100,8 +130,8 @@ def download(url: str, part: Path, progress: Progress | None = None) -> Path:
     try:
         response = _opener.open(urllib.request.Request(url, headers=headers), timeout=60)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to send: the part is already complete
-            return part
+        if exc.code == 416 and have:
+            return _complete_or_dropped(url, part, have, exc.headers.get("Content-Range", ""))
         raise UserError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise UserError(f"{url}: download failed ({getattr(exc, 'reason', exc)})") from None
@@ -132,6 +162,20 @@ def download(url: str, part: Path, progress: Progress | None = None) -> Path:
             "command again to resume"
         )
     return part
+
+
+def _complete_or_dropped(url: str, part: Path, have: int, content_range: str) -> Path:
+    """A 416 answer to ``bytes=HAVE-`` means the part is complete only if the server's
+    ``Content-Range: bytes */TOTAL`` is what we have; a longer or changed file is not."""
+    unit, _, total = content_range.partition(" ")
+    if unit == "bytes" and total.strip() == f"*/{have}":
+        return part
+    part.unlink(missing_ok=True)
+    raise UserError(
+        f"{url}: the server refused to resume at byte {have} (Content-Range "
+        f"{content_range!r}); deleted {part}, run the same command again to download from "
+        "the start"
+    )
 
 
 def _starts_at(content_range: str, offset: int) -> bool:

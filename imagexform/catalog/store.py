@@ -8,9 +8,12 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 import tomllib
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -27,6 +30,7 @@ SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
 CATALOG_ENV = "IMAGEXFORM_CATALOG"  # another catalog file (tests, private mirrors)
 HOME_ENV = "IMAGEXFORM_HOME"  # moves the model folder (tests, portable setups)
 Progress = Callable[[int, int], None]  # bytes done, bytes expected (0 when unknown)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name becomes a file name
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ def _entry(item: Mapping[str, Any], source: str) -> Entry:
         problem = f"unknown key(s) {', '.join(unknown)}" if unknown else ""
         problem += ("; " if problem else "") + (f"missing {', '.join(missing)}" if missing else "")
         raise UserError(f"{source}: catalog entry {item.get('name', '?')!r}: {problem}")
+    if not NAME_PATTERN.fullmatch(str(item["name"])):
+        raise UserError(
+            f"{source}: catalog entry {item['name']!r}: a name is letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit (it becomes a file name)"
+        )
     return Entry(**{**item, "set": {k: str(v) for k, v in dict(item.get("set", {})).items()}})
 
 
@@ -150,10 +159,26 @@ def _pins_file() -> Path:
 
 
 def pins() -> dict[str, dict[str, object]]:
+    """The sizes and hashes pinned by first downloads; a damaged file is named, not guessed
+    around, since silently dropping pins would let a changed release through."""
+    path = _pins_file()
     try:
-        return json.loads(_pins_file().read_text(encoding="utf-8"))
+        recorded = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable pins file ({exc}); fix or delete it") from None
+    if not isinstance(recorded, dict):
+        raise UserError(f"{path}: unreadable pins file (not a JSON object); fix or delete it")
+    return recorded
+
+
+def _pin(name: str, digest: str, size: int) -> None:
+    """Record ``name``'s first verified download. Under a lock, so two pulls of different
+    models never drop each other's pin in the read-modify-write."""
+    with exclusive(home() / "pins.lock", "the pins file", wait=True):
+        recorded = {**pins(), name: {"sha256": digest, "size": size}}
+        _write_atomic(_pins_file(), json.dumps(recorded, indent=2, sort_keys=True).encode())
 
 
 def hash_status(entry: Entry, pinned: dict[str, dict[str, object]]) -> str:
@@ -198,31 +223,67 @@ def fetch(
         return _fetch(entry, target, progress, file, keep_checkpoint)
 
 
+class _ImportFailed(UserError):
+    """The importer refused the checkpoint: the release itself is bad, not our disk."""
+
+
 def _fetch(
     entry: Entry, target: Path, progress: Progress | None, file: Path | None, keep: bool
 ) -> Path:
+    pinned = pins()  # a damaged pins file stops us before any download
     if file is not None:
         release, source, part = Path(file), str(file), None
     else:
         part = download(entry.url, part_path(entry), progress)
         release, source = part, entry.url
     try:
-        _verify(entry, release, source)
+        unpinned = _verify(entry, release, source, pinned)
     except UserError as exc:
         if part is None:
             raise UserError(f"{exc}; not used") from None
         part.unlink(missing_ok=True)  # a wrong file is not resumed
         raise UserError(f"{exc}; deleted the download {part}") from None
-    _convert(entry, release, target, keep_checkpoint=keep, owned=part is not None)
+    try:
+        _convert(entry, release, target, source, keep_checkpoint=keep)
+    except _ImportFailed as exc:
+        if part is None:
+            raise UserError(f"{exc}; not used") from None
+        if unpinned is None:
+            raise UserError(f"{exc}; kept the download {part}") from None
+        part.unlink(missing_ok=True)  # never pinned: the next try downloads afresh
+        raise UserError(f"{exc}; deleted the download {part}") from None
+    if unpinned is not None:
+        try:
+            _pin(entry.name, *unpinned)
+        except UserError as exc:
+            _uninstall(entry, target, keep)
+            kept = f"; kept the verified download {part}" if part is not None else ""
+            raise UserError(f"{exc}{kept}; run the same command again") from None
+    if part is not None:
+        part.unlink(missing_ok=True)
     return target
 
 
-def installed_files(name: str) -> list[Path]:
-    """The model folder's files for ``name``: its ONNX model and any kept checkpoint."""
-    folder = model_folder()
-    if not folder.is_dir():
+def _uninstall(entry: Entry, target: Path, keep: bool) -> None:
+    """Take back a model whose release could not be pinned: an installed model is never
+    fetched again, so it would stay unpinned for good."""
+    target.unlink(missing_ok=True)
+    if keep:
+        checkpoint_path(entry).unlink(missing_ok=True)
+
+
+def installed_files(name: str, entry: Entry | None = None) -> list[Path]:
+    """The model folder's files for ``name``: its ONNX model and, for a catalog entry (looked
+    up unless given), the checkpoint ``--keep-checkpoint`` kept. Nothing else: other files
+    may share the stem."""
+    if not NAME_PATTERN.fullmatch(name):
         return []
-    return sorted(path for path in folder.iterdir() if path.is_file() and path.stem == name)
+    candidates = [model_folder() / f"{name}.onnx"]
+    if entry is None:
+        entry = {known.name: known for known in entries()}.get(name)
+    if entry is not None:
+        candidates.append(checkpoint_path(entry))
+    return sorted(path for path in candidates if path.is_file())
 
 
 def remove(name: str) -> list[Path]:
@@ -235,12 +296,15 @@ def remove(name: str) -> list[Path]:
     return found
 
 
-def _verify(entry: Entry, release: Path, source: str) -> None:
+def _verify(
+    entry: Entry, release: Path, source: str, pinned: dict[str, dict[str, object]]
+) -> tuple[str, int] | None:
     """Check the checkpoint in ``release`` (the zip member where the entry names one) against
-    the published or pinned size and sha256; a first download pins them."""
+    the published or pinned size and sha256. Return its (sha256, size) when there is nothing
+    to check against: the caller pins them once the checkpoint has converted, so a bad first
+    download is never pinned."""
     with _opened_checkpoint(entry, release, source) as stream:
         digest, size = _digest(stream)
-    pinned = pins()
     kind = "published" if entry.sha256 else "pinned"
     expected = entry.sha256 or str(pinned.get(entry.name, {}).get("sha256", ""))
     expected_size = entry.size or int(pinned.get(entry.name, {}).get("size", 0))
@@ -248,9 +312,7 @@ def _verify(entry: Entry, release: Path, source: str) -> None:
         raise UserError(f"{source}: {size} bytes, expected {expected_size}")
     if expected and digest != expected:
         raise UserError(f"{source}: sha256 {digest} does not match the {kind} {expected}")
-    if not expected:
-        recorded = {**pinned, entry.name: {"sha256": digest, "size": size}}
-        _write_atomic(_pins_file(), json.dumps(recorded, indent=2, sort_keys=True).encode())
+    return None if expected else (digest, size)
 
 
 @contextmanager
@@ -264,12 +326,15 @@ def _opened_checkpoint(entry: Entry, release: Path, source: str) -> Iterator[Bin
         archive = zipfile.ZipFile(release)
     except zipfile.BadZipFile:
         raise UserError(f"{source}: not a zip archive") from None
-    with archive:
-        names = [i for i in archive.infolist() if Path(i.filename).name == entry.archive_member]
-        if not names:
-            raise UserError(f"{source}: the archive has no {entry.archive_member}")
-        with archive.open(names[0]) as stream:
-            yield stream
+    try:
+        with archive:
+            names = [i for i in archive.infolist() if Path(i.filename).name == entry.archive_member]
+            if not names:
+                raise UserError(f"{source}: the archive has no {entry.archive_member}")
+            with archive.open(names[0]) as stream:
+                yield stream
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged member
+        raise UserError(f"{source}: damaged zip archive ({exc})") from None
 
 
 def _digest(stream: BinaryIO) -> tuple[str, int]:
@@ -282,16 +347,15 @@ def _digest(stream: BinaryIO) -> tuple[str, int]:
 
 
 def _convert(
-    entry: Entry, release: Path, target: Path, *, keep_checkpoint: bool, owned: bool
+    entry: Entry, release: Path, target: Path, source: str, *, keep_checkpoint: bool
 ) -> None:
     """Import the verified ``release`` and install its ONNX export at ``target``.
 
-    The export is written in a scratch folder beside ``target`` and moved in when complete.
-    ``owned`` releases (our downloads) are moved or deleted afterwards; a user's file is
-    only ever copied.
+    The export is written in a scratch folder beside ``target`` and moved in when complete;
+    ``release`` is only read (the caller drops its own download). An importer's complaint
+    names ``source`` (the URL or the user's file), not the scratch copy it read, which is
+    gone by the time anyone reads the message.
     """
-    import tempfile
-
     from imagexform.export.sources import import_foreign
 
     try:
@@ -304,7 +368,7 @@ def _convert(
     try:
         checkpoint = work / (entry.archive_member or urlname(entry.url))
         with (
-            _opened_checkpoint(entry, release, str(release)) as stream,
+            _opened_checkpoint(entry, release, source) as stream,
             _writing(checkpoint) as out,
         ):
             shutil.copyfileobj(stream, out, 1 << 20)
@@ -314,7 +378,8 @@ def _convert(
                 checkpoint, export, overrides=entry.set, title=f"{entry.name}: {entry.task}"
             )
         except UserError as exc:
-            raise UserError(f"{entry.name}: {exc}") from None
+            problem = str(exc).replace(str(checkpoint), source)
+            raise _ImportFailed(f"{entry.name}: {problem}") from None
         if keep_checkpoint:
             os.replace(checkpoint, checkpoint_path(entry))
         os.replace(export, target)
@@ -323,8 +388,6 @@ def _convert(
         raise UserError(f"{where}: cannot write the model ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if owned:
-        release.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -339,11 +402,15 @@ def _writing(path: Path) -> Iterator[BinaryIO]:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` whole, so a reader (or a crash) never sees half a pins file."""
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        temporary = Path(name)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         os.replace(temporary, path)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
