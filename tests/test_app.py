@@ -540,6 +540,21 @@ def test_a_catalog_model_without_a_direct_download_converts_the_users_file(qtbot
     assert release.is_file()  # the user's file is theirs: converted, never moved or deleted
 
 
+def test_a_damaged_pins_file_leaves_the_catalog_entry_listed(qtbot, window, tmp_path):
+    (tmp_path / "catalog.toml").write_text(
+        '[[model]]\nname = "zebra"\nfamily = "pix2pix"\ntask = "horse to zebra"\n'
+        'url = "https://example.org/g.pth"\nlicense = "BSD"\n'
+    )
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "pins.json").write_text("{not json")
+    window.panel.refresh()
+    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
+    (row,) = [i for i, item in enumerate(items) if item.text() == "zebra ↓"]
+    window.panel.models.setCurrentRow(row)
+    assert "download size not known" in window.panel.details.text()
+    assert window.panel.download.isVisible()
+
+
 def test_paste_opens_the_clipboard_image(window):
     from PySide6.QtGui import QGuiApplication
 

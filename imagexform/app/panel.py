@@ -141,7 +141,7 @@ class ModelPanel(QWidget):
             self.details.setText("Choose a model")
         elif entry.catalog is not None:
             catalog = entry.catalog
-            size = catalog.size or int(pins().get(catalog.name, {}).get("size", 0))
+            size = catalog.size or _pinned_size(catalog.name)
             if catalog.manual:
                 download = f"no direct download: {catalog.manual}"
                 self.download.setText("Convert a downloaded file…")
@@ -221,3 +221,12 @@ def described_images(described: ModelFile) -> bool:
     """Whether a model answers with images (a classifier answers with numbers)."""
     output = described.outputs[0] if described.outputs else None
     return output is None or len(output.shape) == 4
+
+
+def _pinned_size(name: str) -> int:
+    """The size a first download pinned, 0 when unknown. A damaged pins file only hides the
+    size here: the download itself names the file and refuses to go on."""
+    try:
+        return int(pins().get(name, {}).get("size", 0))
+    except UserError:
+        return 0
