@@ -488,7 +488,13 @@ class MainWindow(QMainWindow):
         The job is held weakly: Qt keeps the connection as long as the job, so a slot holding
         the job would make a cycle through Qt that Python's collector cannot see."""
         ref = weakref.ref(job)
-        return lambda *values: method(ref(), *bound, *values)
+
+        def slot(*values: object) -> None:
+            alive = ref()
+            if alive is not None:  # never None where it could pass for "no run" below
+                method(alive, *bound, *values)
+
+        return slot
 
     def _start_run(self, job: Job, progress_format: str) -> None:
         job.failed.connect(self._slot(job, self._run_failed))
