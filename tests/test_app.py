@@ -759,7 +759,9 @@ def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
     from imagexform.app.jobs import Job
 
     window.activateWindow()
+    window.panel.models.setFocus()
     window.open_image(photo(tmp_path / "photo.png"))
+    assert window.view.hasFocus()  # an opened photo takes the focus: Space compares at once
     choose(window, models / "invert.onnx")
     button = window.panel.live
     button.setFocus()

@@ -297,6 +297,7 @@ class MainWindow(QMainWindow):
 
     def _picture_replaced(self) -> None:
         self.save_path = None
+        self.view.setFocus()  # so Space compares at once, without a click on the image first
 
     def _saved(self, path: Path) -> None:
         self.settings.set_folder("save", path.parent)
