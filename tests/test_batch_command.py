@@ -705,6 +705,41 @@ def test_unwritable_report_location_is_a_usage_error_before_processing(tmp_path,
     assert not list((tmp_path / "out").iterdir())
 
 
+def test_cancel_stops_within_one_tile_of_a_large_photo(tmp_path):
+    import threading
+
+    from imagexform.batch.run import BatchOptions, run_batch
+
+    class SetOnSecondLook(threading.Event):
+        """Set by the time anyone looks a second time: after the first tile of the photo."""
+
+        looks = 0
+
+        def is_set(self) -> bool:
+            self.looks += 1
+            if self.looks == 2:
+                self.set()
+            return super().is_set()
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "large.png"), np.full((256, 256, 3), 90, np.uint8))
+    cancel = SetOnSecondLook()
+    options = BatchOptions(
+        str(photos),
+        tmp_path / "out",
+        invert_model(tmp_path / "invert.onnx"),
+        jobs=1,
+        tile=64,
+        overlap=8,
+        progress=False,
+        cancel=cancel,
+    )
+    assert run_batch(options) == 130
+    # Looked at before the photo and after its first tile: 24 of its 25 tiles never ran.
+    assert cancel.looks == 2 and not list((tmp_path / "out").glob("*.png"))
+
+
 def test_cancel_stops_like_ctrl_c_and_every_file_is_reported(tmp_path):
     import threading
 

@@ -32,7 +32,16 @@ class Invert:
         self.seen_conditions: list[object] = []
         self.seen_adjustments: list[object] = []
 
-    def transform(self, image, conditions=None, *, tile_size=None, overlap=None, adjustments=None):
+    def transform(
+        self,
+        image,
+        conditions=None,
+        *,
+        tile_size=None,
+        overlap=None,
+        adjustments=None,
+        progress=None,
+    ):
         self.calls += 1
         self.seen_conditions.append(conditions)
         self.seen_adjustments.append(adjustments)
@@ -183,7 +192,14 @@ def test_interrupt_writes_what_the_model_finished_and_nothing_partial(tmp_path):
 
     class Interrupting(Invert):
         def transform(
-            self, image, conditions=None, *, tile_size=None, overlap=None, adjustments=None
+            self,
+            image,
+            conditions=None,
+            *,
+            tile_size=None,
+            overlap=None,
+            adjustments=None,
+            progress=None,
         ):
             if self.calls == 4:
                 raise KeyboardInterrupt

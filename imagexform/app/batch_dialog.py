@@ -215,16 +215,16 @@ class BatchDialog(QDialog):
     def _cancel_or_close(self) -> None:
         if self.job is not None:
             self.cancel_event.set()
-            self.summary.setText("Cancelling after the image in progress…")
+            self.summary.setText("Cancelling within one tile…")
         else:
             self.reject()
 
     def cancel_and_wait(self) -> None:
-        """Cancel a running batch and wait until it has stopped, after the image in progress:
+        """Cancel a running batch and wait until it has stopped (within one tile of its photo):
         a batch never writes on behind a closed dialog or window."""
         if self.job is not None:
             self.cancel_event.set()
-            self.summary.setText("Cancelling after the image in progress…")
+            self.summary.setText("Cancelling within one tile…")
         self.pool.waitForDone(-1)
 
     def done(self, result: int) -> None:

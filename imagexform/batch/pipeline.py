@@ -39,6 +39,7 @@ class Model(Protocol):
         tile_size: int | None = None,
         overlap: int | None = None,
         adjustments: Adjustments | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray: ...
 
 
@@ -242,6 +243,7 @@ class _Pipeline:
                     tile_size=settings.tile_size,
                     overlap=settings.overlap,
                     adjustments=settings.adjustments,
+                    progress=self._stop_if_cancelled if settings.cancel is not None else None,
                 )
             except Exception as exc:
                 self._fail(
@@ -257,6 +259,12 @@ class _Pipeline:
             item.image = None  # the input's pixels are not needed any more
             if not self._put(self.transformed, _Transformed(item, output, seconds)):
                 return
+
+    def _stop_if_cancelled(self, done: int, total: int) -> None:
+        """Between two tiles: a cancel stops within one tile of a large photo, not after it."""
+        assert self.settings.cancel is not None
+        if self.settings.cancel.is_set():
+            raise Cancelled
 
     def _encode_loop(self) -> None:
         while True:
