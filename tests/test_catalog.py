@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from release_server import Files, serve_files
 
+from imagexform.catalog import SHIPPED_MODELS, resolve_model
 from imagexform.catalog import download as downloading
-from imagexform.catalog import resolve_model
 from imagexform.catalog.download import CHUNK, check_url, download, exclusive
 from imagexform.catalog.store import _pin, catalog_file, find, lock_path, pins
 from imagexform.cli import cli
@@ -127,6 +127,20 @@ def test_pull_downloads_converts_and_installs(catalog):
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
     assert listed["zebra"]["hash"] == "pinned" and listed["zebra"]["installed"]
     assert listed["zebra"]["download_bytes"] == len(Files.files["/g.pth"])
+
+
+def test_models_info_takes_installed_and_shipped_names_and_never_downloads(catalog):
+    missing = invoke("info", "zebra")
+    assert missing.exit_code == 2 and "imagexform models pull zebra" in missing.output
+    assert Files.requests == []
+    assert invoke("pull", "zebra").exit_code == 0
+    installed = invoke("info", "zebra")
+    assert installed.exit_code == 0 and "family:      pix2pix" in installed.output
+    shipped = invoke("info", "imagexform-sr-x4")
+    assert shipped.exit_code == 0 and "assets/models/imagexform-sr-x4.onnx" in shipped.output
+    shipped_file = SHIPPED_MODELS / "imagexform-sr-x4.onnx"
+    assert resolve_model("imagexform-sr-x4") == shipped_file  # what --model accepts
+    assert Files.requests == ["/g.pth"]
 
 
 def test_a_changed_file_is_refused_against_its_pin_and_deleted(catalog, tmp_path):

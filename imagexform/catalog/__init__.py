@@ -7,7 +7,7 @@ the ONNX file in the user's model folder, so later runs never touch the network.
 torch-free; converting needs the train extra.
 """
 
-from imagexform.catalog.resolve import resolve_model
+from imagexform.catalog.resolve import local_model, resolve_model
 from imagexform.catalog.store import (
     SHIPPED_MODELS,
     Entry,
@@ -25,6 +25,7 @@ __all__ = [
     "entries",
     "fetch",
     "find",
+    "local_model",
     "model_folder",
     "onnx_path",
     "remove",

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import click
 
-from imagexform.catalog.store import Entry, Progress, fetch, find, model_folder, pins
+from imagexform.catalog.store import (
+    SHIPPED_MODELS,
+    Entry,
+    Progress,
+    fetch,
+    find,
+    model_folder,
+    pins,
+)
 from imagexform.errors import UserError
 
 MODEL_SUFFIXES = (".onnx", ".ort")
@@ -18,14 +26,11 @@ MODEL_SUFFIXES = (".onnx", ".ort")
 
 def resolve_model(value: str | Path, assume_yes: bool = False) -> Path:
     """The model file ``value`` names: a path as given (missing files are reported by the
-    loader), a model installed in the model folder (no network), or a catalog entry,
-    downloaded and converted after asking (``assume_yes`` skips the question)."""
-    path = Path(value)
-    if path.exists() or path.suffix.lower() in MODEL_SUFFIXES or len(path.parts) > 1:
+    loader), a model installed in the model folder or shipped (no network), or a catalog
+    entry, downloaded and converted after asking (``assume_yes`` skips the question)."""
+    path = local_model(value)
+    if path.exists() or not _is_name(path):
         return path
-    installed = model_folder() / f"{path.name}.onnx"
-    if installed.is_file():
-        return installed
     entry = find(path.name)
     if not assume_yes and not _confirm(entry):
         raise UserError(
@@ -33,6 +38,30 @@ def resolve_model(value: str | Path, assume_yes: bool = False) -> Path:
         )
     with terminal_progress(entry.name) as progress:
         return fetch(entry.name, progress)
+
+
+def local_model(value: str | Path, must_exist: bool = False) -> Path:
+    """``value`` as a file already on this machine, never downloading: a path as given, or
+    the model of that name installed in the model folder or shipped with imagexform. A name
+    that is neither comes back as given, or with ``must_exist`` is an error saying where
+    names come from."""
+    path = Path(value)
+    if not _is_name(path) or path.exists():
+        return path
+    for folder in (model_folder(), SHIPPED_MODELS):
+        if (folder / f"{path.name}.onnx").is_file():
+            return folder / f"{path.name}.onnx"
+    if must_exist:
+        raise UserError(
+            f"{value}: no such file or installed model (imagexform models list --all shows "
+            f"the names; a catalog model is fetched with imagexform models pull {value})"
+        )
+    return path
+
+
+def _is_name(path: Path) -> bool:
+    """Whether ``path`` reads as a model name rather than a file (no folder, no suffix)."""
+    return path.suffix.lower() not in MODEL_SUFFIXES and len(path.parts) == 1
 
 
 def _confirm(entry: Entry) -> bool:

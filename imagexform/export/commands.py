@@ -245,14 +245,16 @@ def _tensor_lines(model: ModelFile) -> list[str]:
 
 
 @models_group.command("info")
-@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL.onnx|NAME", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw metadata JSON.")
 def models_info(model_path: Path, as_json: bool) -> None:
-    """Show what a model file says about itself: family, inputs, conditions, tiling, origin."""
+    """Show what a model file (or an installed or shipped model, by name) says about itself:
+    family, inputs, conditions, tiling, origin. Never downloads."""
+    from imagexform.catalog import local_model
     from imagexform.export.modelfile import inspect_model
     from imagexform.modelinfo import METADATA_KEY
 
-    model = inspect_model(model_path)
+    model = inspect_model(local_model(model_path, must_exist=True))
     if model.info is None:
         click.echo(f"{model.path} ({_size(model.size_bytes)}, producer {model.producer or '?'})")
         for line in _tensor_lines(model):
