@@ -622,7 +622,7 @@ def start_a_slow_batch(window: MainWindow, models: Path, tmp_path: Path, name: s
 def test_closing_the_batch_dialog_or_the_window_stops_the_batch(qtbot, window, models, tmp_path):
     dialog, job = start_a_slow_batch(window, models, tmp_path, "first")
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
-    assert not job.running  # cancelled, and waited for, within the photo in progress
+    assert not job.running  # cancelled, and waited for, within one tile of the photo
     written = sorted((tmp_path / "first-out").glob("*.png"))
     assert len(written) < 6
     qtbot.wait(300)
