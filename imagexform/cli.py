@@ -114,6 +114,7 @@ def train(
 
     from imagexform.train.checkpoint import find_checkpoint, load_checkpoint
     from imagexform.train.distributed import World
+    from imagexform.train.interrupts import StopRequested
     from imagexform.train.trainer import Trainer
 
     world = World.from_environment()  # under torchrun, only rank 0 speaks
@@ -152,9 +153,12 @@ def train(
         finally:
             for warning in caught if world.is_main else ():
                 click.echo(f"warning: {warning.message}", err=True)
+    together = False
     try:
         result = trainer.run()
-    except KeyboardInterrupt:
+        together = True
+    except KeyboardInterrupt as stop:
+        together = isinstance(stop, StopRequested)
         if trainer.is_main:
             click.echo(
                 f"\ninterrupted at step {trainer.step}; checkpoint saved. Resume with: "
@@ -163,7 +167,7 @@ def train(
             )
         sys.exit(130)
     finally:
-        trainer.world.leave()
+        trainer.world.leave(together)
     if not trainer.is_main:
         return
     click.echo(f"finished at step {result.step}")

@@ -64,8 +64,14 @@ class World:
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return device
 
-    def leave(self) -> None:
+    def leave(self, together: bool) -> None:
+        """Disconnect. ``together`` (the run ended on every rank at the same step, finished or
+        interrupted) waits for the others first: a gloo rank tearing its group down while
+        another is still saving aborted at exit now and then (1 run in 10 here). After an
+        error on one rank, waiting could hang, so that rank just leaves."""
         if self.distributed and dist.is_initialized():
+            if together:
+                dist.barrier()
             dist.destroy_process_group()
 
     def any(self, flags: tuple[bool, ...], device: torch.device) -> tuple[bool, ...]:

@@ -15,6 +15,11 @@ from collections.abc import Iterator
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class StopRequested(KeyboardInterrupt):
+    """The run stopped at a step boundary as asked, saved, and on every rank at that step;
+    a plain KeyboardInterrupt (the insistent second signal) promises none of that."""
+
+
 @contextlib.contextmanager
 def deferred_stop_requests() -> Iterator[threading.Event]:
     requested = threading.Event()

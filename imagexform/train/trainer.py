@@ -38,7 +38,7 @@ from imagexform.train.context import TrainContext, load_optimizer_state
 from imagexform.train.device import choose_precision, fit_layout, resolve_device
 from imagexform.train.distributed import World, broadcast_buffers, broadcast_state, sync_batchnorm
 from imagexform.train.ema import WeightAverage
-from imagexform.train.interrupts import deferred_stop_requests
+from imagexform.train.interrupts import StopRequested, deferred_stop_requests
 from imagexform.train.reporting import Reporter, image_grid
 from imagexform.train.schedules import apply_lr
 
@@ -347,7 +347,7 @@ class Trainer:
                 if stopped_early or stopping or _due(self.step, config.save_every, config.steps):
                     checkpoint = self.save()
                 if stopping:
-                    raise KeyboardInterrupt
+                    raise StopRequested
                 if stopped_early:
                     if reporter:
                         reporter.message(
