@@ -584,10 +584,12 @@ def test_finished_jobs_and_the_pixels_they_ran_on_are_freed(qtbot, window, model
     window.save_pool.waitForDone()
     for index in range(5):  # the history and the display cache let go of the first photo
         window.open_image(photo(tmp_path / f"next{index}.png", colour=(index, 0, 0)))
-    qtbot.wait(100)  # the jobs' last signals and their deletion are delivered
-    gc.collect()
-    assert [job() for job in jobs] == [None, None]
-    assert first() is None
+
+    def freed() -> bool:  # once the jobs' last signals and their deletion are delivered
+        gc.collect()
+        return [job() for job in jobs] == [None, None] and first() is None
+
+    qtbot.waitUntil(freed, timeout=WAIT_MS)
 
 
 def test_two_saves_to_one_file_end_with_the_later(qtbot, window, tmp_path):
