@@ -137,3 +137,19 @@ def to_toml(config: Any) -> str:
             rendered = repr(value)
         lines.append(f"{key} = {rendered}")
     return "\n".join(lines) + "\n"
+
+
+PATH_SETTING = "imagexform_path"
+
+
+def path_setting(default: str = "", **kwargs: Any) -> Any:
+    """A config field that names a local file or folder (a painting, a weights file, a run).
+
+    Marked so that what is shared drops the folders: an exported model keeps only the base
+    name, since its author's user name and folder layout are nobody else's business."""
+    return dataclasses.field(default=default, metadata={PATH_SETTING: True}, **kwargs)
+
+
+def path_settings(config_class: type) -> set[str]:
+    """The names of ``config_class``'s fields declared with :func:`path_setting`."""
+    return {f.name for f in dataclasses.fields(config_class) if f.metadata.get(PATH_SETTING)}

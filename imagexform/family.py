@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from imagexform.config import path_setting
+
 if TYPE_CHECKING:
     from torch import Tensor, nn
     from torch.optim import Optimizer
@@ -38,7 +40,8 @@ class TrainConfig:
     image_size: int = 256  # training crop size in pixels
     lr: float = 2e-4
     seed: int = 0
-    init_from: str = ""  # run or checkpoint whose weights start the networks of the same name
+    # run or checkpoint whose weights start the networks of the same name
+    init_from: str = path_setting()
     # linear: constant, then linear decay to zero, step by step; linear_epochs: the same held
     # constant within each epoch, exactly as the reference pix2pix/CycleGAN code decays it
     lr_schedule: Literal["constant", "linear", "linear_epochs", "cosine", "step"] = "linear"

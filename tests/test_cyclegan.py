@@ -163,7 +163,10 @@ def test_export_writes_both_directions_that_say_which(domains, tmp_path):
             expected = trained.nets[net](x[None])[0].permute(1, 2, 0).numpy()
         ours = model.run(np.ascontiguousarray(x[None].numpy()))[0].transpose(1, 2, 0)
         assert np.abs(ours - expected).max() <= 1e-4
-    assert not target.exists()
+    generator = inspect_model(target).info  # "all" writes the family's own model too
+    assert generator.variant == "" and generator.description == "Shapes"
+    a2b = load_model(tmp_path / "shapes-A2B.onnx").run(np.zeros((1, 3, 32, 32), np.float32))
+    assert np.array_equal(load_model(target).run(np.zeros((1, 3, 32, 32), np.float32)), a2b)
 
     refused = CliRunner().invoke(cli, ["export", str(run), "-o", str(target), "--variant", "X"])
     assert refused.exit_code == 2 and "variants: A2B, B2A" in refused.output

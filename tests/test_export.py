@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -19,11 +20,14 @@ from conformance import fixture_dir, fixture_entry, load_manifest, sha256
 from conftest import draw_scene, sketch
 from torch import Tensor, nn
 
+import imagexform
 from imagexform.cli import ImagexformGroup, cli
+from imagexform.config import path_setting
 from imagexform.export import ExportError, export_checkpoint, export_onnx, read_model_info
 from imagexform.export.commands import export_command, import_command, models_group
 from imagexform.export.onnx_export import FP16_TOLERANCE, MAX_IR_VERSION
-from imagexform.family import ConditionSpec, IOSpec
+from imagexform.export.shareable import is_local_path, shareable_config, shareable_provenance
+from imagexform.family import ConditionSpec, IOSpec, TrainConfig
 from imagexform.modelinfo import METADATA_KEY, ModelInfo
 from imagexform.nn import ResnetGenerator
 from imagexform.train.restore import load_trained
@@ -31,6 +35,7 @@ from imagexform.train.restore import load_trained
 TINY = ["ngf=8", "ndf=8", "image_size=32", "load_size=36", "batch_size=2", "steps=2"]
 TINY += ["ema_decay=0.5", "sample_every=1000", "val_every=1000", "log_every=1000"]
 # Sizes the parity check does not use: other heights and widths, non-square, batch 2.
+SHIPPED = "assets/models/imagexform-sr-x4.onnx"
 FRESH_SIZES = {32: [(1, 96, 32), (2, 64, 128)], 4: [(1, 44, 20), (2, 24, 60)]}
 
 
@@ -115,8 +120,10 @@ def assert_exported_run(run: Path, path: Path, multiple: int) -> None:
     assert info.tile == trained.family.tile_hints(trained.config)
     checkpoint = latest_checkpoint(run)
     provenance = info.provenance
-    assert provenance["step"] == 2 and provenance["checkpoint"] == str(checkpoint.resolve())
-    assert provenance["run"] == str(run.resolve())
+    assert provenance["step"] == 2 and provenance["checkpoint"] == checkpoint.name
+    assert provenance["run"] == run.name
+    metadata = dict((p.key, p.value) for p in model.metadata_props)[METADATA_KEY]
+    assert str(run.parent.resolve()) not in metadata and str(run.parent) not in metadata
     assert provenance["weights_sha256"] == sha256(checkpoint / "weights.safetensors")
     assert provenance["ema"] is True
     assert provenance["ema_sha256"] == sha256(checkpoint / "ema.safetensors")
@@ -168,6 +175,45 @@ def test_no_ema_exports_the_raw_weights_under_the_given_title(runs, unet_onnx, t
     gap = np.abs(raw - averaged).max()  # tiny after two steps, but far above export error
     assert np.abs(run_onnx(path, image) - raw).max() < gap / 100
     assert np.abs(run_onnx(unet_onnx, image) - averaged).max() < gap / 100
+
+
+def test_full_provenance_keeps_the_local_paths_for_private_use(runs, tmp_path):
+    path = tmp_path / "private.onnx"
+    result = invoke("export", runs["unet_32"], "-o", path, "--provenance", "full")
+    assert result.exit_code == 0, result.output
+    provenance = read_model_info(path).provenance
+    assert provenance["run"] == str(runs["unet_32"].resolve())
+    assert provenance["checkpoint"] == str(latest_checkpoint(runs["unet_32"]).resolve())
+
+
+def strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_shared_settings_keep_only_base_names():
+    @dataclass
+    class Painting(TrainConfig):
+        style_image: str = path_setting()
+        early_stop_metric: str = "val/psnr"
+
+    config = Painting(style_image="art/starry night.jpg", init_from="/home/ann/runs/first")
+    shared = shareable_config(config)
+    assert shared["style_image"] == "starry night.jpg" and shared["init_from"] == "first"
+    assert shared["early_stop_metric"] == "val/psnr"  # a slash is not a path
+    provenance = shareable_provenance({"file": "C:\\Users\\ann\\net.pth", "step": 3})
+    assert provenance == {"file": "net.pth", "step": 3}
+    assert shareable_config(TrainConfig()) == TrainConfig().to_dict()
+
+
+def test_the_shipped_model_names_no_local_folder():
+    info = read_model_info(Path(imagexform.__file__).parents[1] / SHIPPED)
+    local = [text for text in strings(asdict(info)) if text and is_local_path(text)]
+    assert local == []
+    assert info.provenance["run"] == "run" and info.provenance["step"] == 4665
 
 
 def test_fp16_export_computes_in_half_behind_float32_io(runs, tmp_path):
@@ -285,6 +331,7 @@ def test_import_reference_checkpoint_reproduces_reference_output(tmp_path):
     assert info.title == f"pix2pix from {source.name}"
     assert info.provenance["file"] == source.name and info.provenance["importer"] == "junyanz"
     assert info.provenance["sha256"] == entry["state_dict"]["sha256"]
+    assert str(folder) not in info.to_json() and str(folder.resolve()) not in info.to_json()
     image = torch.from_numpy(np.load(folder / entry["inputs"][0]["file"]))
     spec = entry["outputs"][0]
     expected = np.load(folder / spec["file"])

@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 from conformance import assert_matches, case_spec, fixture_inputs, load_manifest, load_state
 
+from imagexform.app.library import ModelLibrary
 from imagexform.cli import cli
 from imagexform.errors import DataError, UserError
 from imagexform.export.modelfile import inspect_model
@@ -131,6 +132,22 @@ def test_training_steps_are_finite_with_a_gradient_penalty(faces, tmp_path):
     assert (
         refused.exit_code == 2 and "not an image, so it cannot transform images" in refused.output
     )
+
+
+def test_export_all_writes_the_editor_and_its_classifier_side_by_side(faces, tmp_path):
+    """--variant all writes the family's model under OUTPUT and each variant beside it, so
+    the editor's "Preset from photo" finds the classifier next to the generator."""
+    run = tmp_path / "run"
+    sets = [part for item in [*TINY, "steps=1"] for part in ("--set", item)]
+    assert invoke("train", "faceedit", "--data", faces, "--out", run, *sets).exit_code == 0
+    target = tmp_path / "face.onnx"
+    result = invoke("export", run, "-o", target, "--variant", "all")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["face-classifier.onnx", "face.onnx"]
+    generator = inspect_model(target).info
+    assert generator.variant == "" and generator.io.conditions[0].labels == ATTRIBUTES
+    assert inspect_model(tmp_path / "face-classifier.onnx").info.variant == "classifier"
+    assert ModelLibrary().classifier_for(target) == (tmp_path / "face-classifier.onnx")
 
 
 @pytest.mark.parametrize("mode", ["per_image", "running"])

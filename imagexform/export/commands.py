@@ -80,8 +80,8 @@ def _print_report(report: ExportReport) -> None:
     "--variant",
     default=None,
     metavar="NAME",
-    help="Export one of the family's variants (CycleGAN: A2B or B2A); 'all' writes each to "
-    "OUTPUT's name with -NAME added.",
+    help="Export one of the family's variants (CycleGAN: A2B or B2A); 'all' writes the "
+    "family's model to OUTPUT and each variant beside it, with -NAME added to OUTPUT's name.",
 )
 @click.option(
     "--ema/--no-ema",
@@ -92,6 +92,14 @@ def _print_report(report: ExportReport) -> None:
 @_FP16
 @_TOLERANCE
 @_TITLE
+@click.option(
+    "--provenance",
+    type=click.Choice(["shareable", "full"]),
+    default="shareable",
+    show_default=True,
+    help="shareable: the file names the run, step and weight hashes, never a local folder; "
+    "full: also the run's and checkpoint's absolute paths (for files you keep to yourself).",
+)
 @click.option(
     "--description",
     default=None,
@@ -107,6 +115,7 @@ def export_command(
     fp16: bool,
     tolerance: float | None,
     title: str | None,
+    provenance: str,
     description: str | None,
 ) -> None:
     """Export a trained model to one self-describing ONNX file, verified against torch.
@@ -119,11 +128,12 @@ def export_command(
         raise UserError("--net and --variant choose the same thing; give one")
     targets = {variant: output}
     if variant == "all":
-        targets = {
+        targets = {None: output} | {
             name: output.with_name(f"{output.stem}-{name}{output.suffix}")
             for name in variant_names(source)
         }
     for name, path in targets.items():
+        suffix = f" ({name})" if name and variant == "all" else ""
         report = export_checkpoint(
             source,
             path,
@@ -132,10 +142,9 @@ def export_command(
             use_ema=ema,
             fp16=fp16,
             tolerance=tolerance,
-            title=f"{title} ({name})" if title and variant == "all" else title,
-            description=f"{description} ({name})"
-            if description and variant == "all"
-            else description,
+            title=f"{title}{suffix}" if title else None,
+            description=f"{description}{suffix}" if description else None,
+            provenance=provenance,
         )
         _print_report(report)
 

@@ -24,6 +24,7 @@ from imagexform.config import from_dict
 from imagexform.errors import UserError
 from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
 from imagexform.export.parity import base_edge
+from imagexform.export.shareable import Provenance, shareable_config, shareable_provenance
 from imagexform.family import IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
@@ -99,6 +100,7 @@ def export_checkpoint(
     plugins: PluginHost | None = None,
     title: str | None = None,
     description: str | None = None,
+    provenance: Provenance = "shareable",
 ) -> ExportReport:
     """Export a run's (or one checkpoint's) family inference module, network ``net``, or
     one of the family's named ``variant`` exports.
@@ -107,6 +109,8 @@ def export_checkpoint(
     them; the provenance says which did, and hashes the weight files that were read.
     ``title`` and ``description`` are what users of the file see (the editor's model panel,
     ``models info``); by default they name the family, run and step, and the family.
+    ``provenance="full"`` records the run's and checkpoint's absolute paths and keeps path
+    settings whole; by default the file names only the run, the step and the hashes.
     """
     output = check_destination(Path(output_path))
     trained = load_trained(Path(checkpoint_path), use_ema=use_ema, plugins=plugins)
@@ -139,10 +143,11 @@ def export_checkpoint(
 
     run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == CHECKPOINTS else None
     name = (run_dir or checkpoint.path).resolve().name
-    provenance: dict[str, Any] = {
+    full = provenance == "full"
+    record: dict[str, Any] = {
         "source": "checkpoint",
-        "run": str(run_dir.resolve()) if run_dir else None,
-        "checkpoint": str(checkpoint.path.resolve()),
+        "run": (str(run_dir.resolve()) if full else name) if run_dir else None,
+        "checkpoint": str(checkpoint.path.resolve()) if full else checkpoint.path.name,
         "step": checkpoint.step,
         "net": net,
         "weights_sha256": file_sha256(checkpoint.path / WEIGHTS),
@@ -155,18 +160,18 @@ def export_checkpoint(
         **_export_versions(),
     }
     if ema_nets:
-        provenance["ema_sha256"] = file_sha256(checkpoint.path / EMA)
+        record["ema_sha256"] = file_sha256(checkpoint.path / EMA)
     info = ModelInfo(
         family=family.name,
         io=io,
         title=title
         or f"{family.name} {name} {variant or net or ''}".rstrip() + f" (step {checkpoint.step})",
         description=description or summary,
-        config=config.to_dict(),
+        config=config.to_dict() if full else shareable_config(config),
         plugin=checkpoint.meta.get("plugin"),
         plugin_version=checkpoint.meta.get("plugin_version"),
         tile=family.tile_hints(config),
-        provenance=provenance,
+        provenance=record if full else shareable_provenance(record),
         variant=variant or "",
         icon=str(checkpoint.meta.get("icon", "")),
     )
@@ -255,7 +260,7 @@ def import_foreign(
         io=family.io_spec(imported.config),
         title=title or f"{family.name} from {path.name}",
         description=imported.description,
-        config=imported.config.to_dict(),
+        config=shareable_config(imported.config),
         plugin=owner.name,
         plugin_version=owner.version,
         tile=family.tile_hints(imported.config),

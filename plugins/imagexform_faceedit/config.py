@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from imagexform.config import path_setting
 from imagexform.family import TrainConfig
 
 
@@ -23,7 +24,8 @@ class FaceEditConfig(TrainConfig):
     attributes: str = "Black_Hair,Blond_Hair,Brown_Hair,Male,Young"
     # mutually exclusive attributes: ";" between groups, "," within one
     groups: str = "Black_Hair,Blond_Hair,Brown_Hair"
-    attribute_file: str = ""  # empty: list_attr_celeba.txt or attributes.csv in the data folder
+    # empty: list_attr_celeba.txt or attributes.csv in the data folder
+    attribute_file: str = path_setting()
     conv_dim: int = 64
     repeat_num: int = 6  # residual blocks of G; strided convs of D
     d_conv_dim: int = 64

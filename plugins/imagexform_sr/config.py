@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from imagexform.config import path_setting
 from imagexform.family import TrainConfig
 
 
@@ -32,7 +33,7 @@ class SRConfig(TrainConfig):
     # "layer:weight" pairs on VGG19 features before activation, as ESRGAN uses them
     perceptual_layers: str = "conv5_4:1.0"
     perceptual_weight: float = 0.0
-    vgg_weights: str = ""  # a vgg19 .pth file; empty: torchvision's cache
+    vgg_weights: str = path_setting()  # a vgg19 .pth file; empty: torchvision's cache
     gan_weight: float = 0.0  # 0 trains the PSNR-oriented stage without a discriminator
     gan_mode: Literal["vanilla", "lsgan", "hinge", "ragan"] = "ragan"
     netD: Literal["vgg", "unet"] = "vgg"
