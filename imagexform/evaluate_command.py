@@ -43,6 +43,39 @@ if TYPE_CHECKING:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N photos.")
 @click.option("-y", "--yes", is_flag=True, help="Download a catalog MODEL without asking.")
+@click.option(
+    "--metric",
+    "metric_text",
+    default="psnr,ssim",
+    show_default=True,
+    help="psnr,ssim: an upscaler against bicubic; fid,kid: the outputs' Inception feature "
+    "statistics against --reference (translation, style and face models).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="FID/KID: real images of the target domain. Default: --data's testB/ (or B/), or "
+    "for a variant X2Y, testY/ (every sibling direction is scored too).",
+)
+@click.option(
+    "--fid-mode",
+    type=click.Choice(["clean", "legacy_pytorch"]),
+    default="clean",
+    show_default=True,
+    help="clean-fid's mode; legacy_pytorch matches tables made with pytorch-fid.",
+)
+@click.option(
+    "--feature-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Inception weights file, for machines without network (the error says which).",
+)
+@click.option(
+    "--kid-subset-size",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Images per KID subset (fewer images than this: subsets of all of them).",
+)
 def eval_command(
     model_path: Path,
     data: Path,
@@ -52,17 +85,39 @@ def eval_command(
     device: str,
     limit: int | None,
     yes: bool,
+    metric_text: str,
+    reference: Path | None,
+    fid_mode: str,
+    feature_weights: Path | None,
+    kid_subset_size: int,
 ) -> None:
-    """Measure MODEL (an .onnx file or a catalog name) as SR papers do: PSNR/SSIM on Y (crop
-    border = scale) and on RGB, for each photo in --data downscaled with MATLAB's bicubic,
-    beside the bicubic baseline."""
+    """Measure MODEL (an .onnx file or a catalog name). By default as SR papers do: PSNR/SSIM
+    on Y (crop border = scale) and on RGB, for each photo in --data downscaled with MATLAB's
+    bicubic, beside the bicubic baseline. With --metric fid,kid: FID and KID (clean-fid) of
+    MODEL's outputs for --data against --reference."""
     from rich.console import Console
     from rich.progress import Progress
 
     from imagexform.catalog import resolve_model
     from imagexform.evaluate import evaluate_model
+    from imagexform.fidelity.report import parse_metrics, run_fidelity
 
+    metrics = parse_metrics(metric_text)
     model_path = resolve_model(model_path, assume_yes=yes)
+    if metrics[0] in ("fid", "kid"):
+        run_fidelity(
+            model_path,
+            data,
+            metrics=metrics,
+            reference=reference,
+            mode=fid_mode,
+            feature_weights=feature_weights,
+            kid_subset_size=kid_subset_size,
+            options={"device": device, "tile_size": tile_size},
+            limit=limit,
+            as_json=as_json,
+        )
+        return
     errors = Console(stderr=True)
     with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("evaluating", total=None)
