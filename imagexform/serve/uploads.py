@@ -1,5 +1,6 @@
 """Reading a transform request's image and fields: a multipart form (the ``image`` file and
-its fields) or the image as the raw body with the fields in the query string.
+its fields) or the image as the raw body with the fields in the query string, whatever its
+Content-Type says (``curl --data-binary`` calls every body a urlencoded form).
 
 The upload's file name only names the image in messages; still, one with a folder part
 (``../x.png``) is refused, since no legitimate client sends one (browsers and curl send the
@@ -31,10 +32,6 @@ async def read_upload(request: Request, timeout: float) -> tuple[Upload, list[tu
             if content_type.startswith("multipart/form-data"):
                 upload, form_fields = await _multipart(request)
                 return upload, fields + form_fields
-            if content_type.startswith("application/x-www-form-urlencoded"):
-                raise ApiError(
-                    415, "send the image as multipart/form-data (field 'image') or as the body"
-                )
             return Upload(await request.body()), fields
     except TimeoutError:
         raise ApiError(408, f"the upload took longer than {timeout:g} s") from None
