@@ -67,7 +67,7 @@ from imagexform.serve.config import DEFAULT_MAX_UPLOAD_MB, OPENCV_PIXEL_LIMIT, S
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="ONNX Runtime threads per model; 0 lets it choose.",
+    help="ONNX Runtime threads per model run; 0: the CPU cores shared out among the workers.",
 )
 def serve_command(
     model_specs: tuple[str, ...],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from imagexform.serve.config import ServeConfig
+from imagexform.serve.config import ServeConfig, session_threads
 from imagexform.serve.models import find_model_files, load_models
 
 
@@ -28,7 +28,8 @@ def serve(
 
     from imagexform.serve.app import create_app
 
-    models = load_models(find_model_files(specs, models_dir), device=device, threads=threads)
+    files = find_model_files(specs, models_dir)
+    models = load_models(files, device=device, threads=session_threads(threads, config.workers))
     click.echo(f"serving {len(models)} model(s): {', '.join(sorted(models))}", err=True)
     if config.api_key is None and not _is_loopback(host):
         click.echo(f"warning: {host} is open to other machines and no API key is set", err=True)
