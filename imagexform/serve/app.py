@@ -115,14 +115,14 @@ class _Work:
         """Admit, read, check, then run in a worker; 503 at once when the queue is full."""
         model = self._model(name)
         self.admission.enter()
+        cancel = threading.Event()
         try:
             upload, fields = await read_upload(request, self.config.upload_seconds)
             order = parse_order(model, fields)
+            future = self.executor.submit(self._run, model, upload, order, cancel)
         except BaseException:
             self.admission.leave()
             raise
-        cancel = threading.Event()
-        future = self.executor.submit(self._run, model, upload, order, cancel)
         future.add_done_callback(lambda _: self.admission.leave())
         watcher = asyncio.create_task(_cancel_on_disconnect(request, cancel))
         try:

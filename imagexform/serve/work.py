@@ -81,10 +81,10 @@ def run_transform(
         if cancel.is_set():
             raise Cancelled
 
+    stop_if_cancelled()  # the client may have gone while the request waited for a worker
     header = check_header(upload, config.max_pixels)
     image = decode_image(upload.data, upload.filename)
     metadata = extract_metadata(upload.data) if order.keep_metadata else ImageMetadata()
-    stop_if_cancelled()
     output = model.transform(
         image,
         order.conditions or None,
