@@ -128,6 +128,28 @@ def start_server(workers: int, clients: int, threads: int) -> tuple[subprocess.P
     raise SystemExit("the server did not start")
 
 
+def measure(
+    url: str,
+    bodies: list[bytes],
+    images: list[np.ndarray],
+    baselines: dict[str, tuple[RuntimeModel, int]],
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[float]], list[dict[str, object]]]:
+    """Rounds alternating the model alone and the loaded server, after a warm-up of each, so
+    drift in the (shared) machine's load hits all alike."""
+    asyncio.run(load(url, bodies, 2, 0.5))  # sessions, allocators, connections
+    for model, callers in baselines.values():
+        model_rate(model, images, callers, 0.5)
+    rates: dict[str, list[float]] = {name: [] for name in [*baselines, "server"]}
+    served: list[dict[str, object]] = []
+    for _ in range(args.rounds):
+        for name, (model, callers) in baselines.items():
+            rates[name].append(model_rate(model, images, callers, args.seconds))
+        served.append(asyncio.run(load(url, bodies, args.clients, args.seconds)))
+        rates["server"].append(float(served[-1]["requests_per_s"]))
+    return rates, served
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=48, help="photo edge in pixels")
@@ -153,16 +175,7 @@ def main() -> None:
     try:
         idle_mib = memory_mib(server.pid, "VmRSS")
         url = f"{base}/v1/models/{MODEL.stem}/transform?format=png"
-        asyncio.run(load(url, bodies, 2, 0.5))  # warm-up: sessions, allocators, connections
-        for model, callers in baselines.values():
-            model_rate(model, images, callers, 0.5)
-        rates: dict[str, list[float]] = {name: [] for name in [*baselines, "server"]}
-        served: list[dict[str, object]] = []
-        for _ in range(args.rounds):
-            for name, (model, callers) in baselines.items():
-                rates[name].append(model_rate(model, images, callers, args.seconds))
-            served.append(asyncio.run(load(url, bodies, args.clients, args.seconds)))
-            rates["server"].append(float(served[-1]["requests_per_s"]))
+        rates, served = measure(url, bodies, images, baselines, args)
         peak_mib = memory_mib(server.pid, "VmHWM")
     finally:
         server.terminate()

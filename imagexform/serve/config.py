@@ -34,7 +34,6 @@ class ServeConfig:
 def session_threads(threads: int, workers: int) -> int:
     """ONNX Runtime's threads per model run: ``threads`` when given, else the CPU cores shared
     out among the workers. Each run would otherwise start one thread per core, and
-    ``workers`` runs at once would fight over the cores: on 2 busy cores, 2 workers of 1
-    thread served 7.8-8.9 requests/s where 2 workers of 2 threads served 5.2
-    (benchmarks/serve_throughput.py)."""
+    ``workers`` runs at once would oversubscribe the cores; for small networks, single-threaded
+    runs side by side beat one multi-threaded run (measured for ONNX Runtime on 2 cores)."""
     return threads or max(1, (os.cpu_count() or 1) // workers)
