@@ -303,14 +303,20 @@ def test_a_full_queue_answers_503_at_once_and_serves_the_admitted(serve):
     for thread in clients:
         thread.start()
     server.wait_for(lambda admission: admission.in_flight == 2)
-    refused = httpx.post(server.transform_url(), content=data)
-    assert_one_line_error(refused, 503, "busy")
-    assert refused.headers["retry-after"] == "1"
+
+    async def sixteen_more() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60) as http:
+            posts = (http.post(server.transform_url(), content=data) for _ in range(16))
+            return await asyncio.gather(*posts)
+
+    for refused in asyncio.run(sixteen_more()):
+        assert_one_line_error(refused, 503, "busy")
+        assert refused.headers["retry-after"] == "1"
     go.set()
     for thread in clients:
         thread.join(60)
     assert [answer.content == expected for answer in answers] == [True, True]
-    assert server.admission.snapshot()["refused"] == 1
+    assert server.admission.snapshot()["refused"] == 16
 
 
 def test_a_client_that_disconnects_stops_its_work(serve):

@@ -6,6 +6,7 @@ uvicorn, OpenCV and ONNX Runtime load when the server starts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import click
 from imagexform.errors import UserError
 from imagexform.io import DEFAULT_MAX_PIXELS
 from imagexform.serve.config import DEFAULT_MAX_UPLOAD_MB, OPENCV_PIXEL_LIMIT, ServeConfig
+
+SERVE_EXTRA = ("fastapi", "uvicorn", "multipart")  # the modules the serve extra installs
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,6 +90,9 @@ def serve_command(
     """Serve models over HTTP: GET /v1/models lists them, POST /v1/models/NAME/transform
     transforms an image (docs page at /docs). Listens on 127.0.0.1 unless --host says
     otherwise."""
+    missing = [name for name in SERVE_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"the server needs {', '.join(missing)}: pip install 'imagexform[serve]'")
     from imagexform.serve.server import serve
 
     config = ServeConfig(
