@@ -2,7 +2,8 @@
 
 FastAPI and uvicorn come with the ``serve`` extra; nothing here imports torch. The pieces:
 ``models`` (which files are served, under which names), ``admission`` (the bounded queue),
-``requests`` (what one transform request asks for), ``work`` (bytes in, bytes out, in a worker
-thread), ``limits`` and ``errors`` (upload limit, one-line JSON errors), ``app`` (the routes)
-and ``command`` (the click command).
+``uploads`` and ``params`` (what one transform request sends and asks for), ``work`` (bytes
+in, bytes out, in a worker thread), ``limits``, ``auth`` and ``errors`` (upload limit, API
+key, one-line JSON errors), ``app`` and ``openapi`` (the routes and their schema), ``server``
+(start-up) and ``command`` (the click command).
 """
