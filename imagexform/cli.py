@@ -226,7 +226,14 @@ def _add_builtin_commands() -> None:
         models_group.add_command(command)
 
 
+def _add_serve_command() -> None:
+    from imagexform.serve.command import serve_command
+
+    cli.add_command(serve_command)
+
+
 _add_builtin_commands()
+_add_serve_command()
 
 
 def main() -> None:
