@@ -20,12 +20,13 @@ from conftest import draw_scene, sketch
 from torch import Tensor, nn
 
 from imagexform.cli import ImagexformGroup, cli
-from imagexform.export import ExportError, export_checkpoint, export_onnx, read_model_info
+from imagexform.export import ExportError, export_checkpoint, export_onnx
 from imagexform.export.commands import export_command, import_command, models_group
 from imagexform.export.onnx_export import FP16_TOLERANCE, MAX_IR_VERSION
 from imagexform.family import ConditionSpec, IOSpec
 from imagexform.modelinfo import METADATA_KEY, ModelInfo
 from imagexform.nn import ResnetGenerator
+from imagexform.runtime.modelfile import read_model_info
 from imagexform.train.restore import load_trained
 
 TINY = ["ngf=8", "ndf=8", "image_size=32", "load_size=36", "batch_size=2", "steps=2"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from imagexform.catalog import SHIPPED_MODELS, Entry, entries, model_folder, onnx_path
 from imagexform.errors import UserError
-from imagexform.export.modelfile import ModelFile, inspect_model
+from imagexform.runtime.modelfile import ModelFile, inspect_model
 
 CLASSIFIER = "classifier"
 

@@ -76,7 +76,7 @@ def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object
     the shipped ones), described by their own metadata."""
     from imagexform.catalog.store import SHIPPED_MODELS, model_folder
     from imagexform.errors import UserError
-    from imagexform.export.modelfile import inspect_model
+    from imagexform.runtime.modelfile import inspect_model
 
     folders = [("yours", model_folder())] + ([("shipped", SHIPPED_MODELS)] if show_all else [])
     rows = []

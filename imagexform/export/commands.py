@@ -16,10 +16,10 @@ import click
 from imagexform.errors import UserError
 
 if TYPE_CHECKING:
-    from imagexform.export.modelfile import ModelFile, TensorDescription
     from imagexform.export.onnx_export import ExportReport
     from imagexform.family import IOSpec
     from imagexform.modelinfo import ModelInfo
+    from imagexform.runtime.modelfile import ModelFile, TensorDescription
 
 _OUTPUT = click.option(
     "-o",
@@ -251,8 +251,8 @@ def models_info(model_path: Path, as_json: bool) -> None:
     """Show what a model file (or an installed or shipped model, by name) says about itself:
     family, inputs, conditions, tiling, origin. Never downloads."""
     from imagexform.catalog import local_model
-    from imagexform.export.modelfile import inspect_model
     from imagexform.modelinfo import METADATA_KEY
+    from imagexform.runtime.modelfile import inspect_model
 
     model = inspect_model(local_model(model_path, must_exist=True))
     if model.info is None:
