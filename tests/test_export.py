@@ -20,8 +20,9 @@ from conftest import draw_scene, sketch
 from torch import Tensor, nn
 
 from imagexform.cli import ImagexformGroup, cli
+from imagexform.commands.export import export_command, import_command
+from imagexform.commands.models import models_group
 from imagexform.export import ExportError, export_checkpoint, export_onnx
-from imagexform.export.commands import export_command, import_command, models_group
 from imagexform.export.onnx_export import FP16_TOLERANCE, MAX_IR_VERSION
 from imagexform.family import ConditionSpec, IOSpec
 from imagexform.modelinfo import METADATA_KEY, ModelInfo
@@ -358,7 +359,7 @@ def test_commands_and_models_info_stay_torch_free(unet_onnx):
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from imagexform.export.commands import models_group\n"
+        "from imagexform.commands.models import models_group\n"
         f"result = CliRunner().invoke(models_group, ['info', {str(unet_onnx)!r}])\n"
         "assert result.exit_code == 0, result.output\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

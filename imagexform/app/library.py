@@ -59,7 +59,7 @@ class ModelLibrary:
         return found
 
     def add(self, path: Path) -> ModelEntry:
-        """Offer ``path`` from now on; refuse a file that is not a model onnxruntime loads."""
+        """Offer ``path`` from now on; refuse a file that is not an ONNX model."""
         self.describe(path)
         if path not in self.added:
             self.added.append(path)

@@ -361,7 +361,7 @@ def load_model(
     arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
     least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
     sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.precision`).
+    :mod:`imagexform.runtime.quantize`).
     """
     path = Path(path)
     if precision not in PRECISIONS:
@@ -392,7 +392,7 @@ def load_model(
     if foreign and scale is None:
         model.info = _probe_scale(model)
     if precision == "fast":
-        from imagexform.runtime.precision import fast_model
+        from imagexform.runtime.quantize import fast_model
 
         return fast_model(model, calibration, threads)
     return model
