@@ -179,39 +179,20 @@ def train(
         click.echo(f"{key}: {value:.4g}")
 
 
-@cli.command()
-def doctor() -> None:
-    """Check the installation: versions, providers, plugins, and known-bad combinations
-    (each with its fix). Exit status 1 when a problem is found."""
-    from imagexform.doctor import examine
-
-    findings = examine()
-    width = max(len(name) for name, _ in findings.facts)
-    for name, value in findings.facts:
-        click.echo(f"{name:<{width}}  {value}")
-    for what, fix in findings.problems:
-        click.echo(f"problem: {what}\n    fix: {fix}")
-    click.echo(f"{len(findings.problems) or 'no'} problem(s) found")
-    if findings.problems:
-        sys.exit(1)
-
-
 def _add_builtin_commands() -> None:
     # These modules import nothing heavy at import time; their commands import on use.
-    from imagexform.app.command import app_command
-    from imagexform.batch.command import batch
-    from imagexform.catalog.commands import (
-        get_command,
-        list_command,
-        pull_command,
-        remove_command,
-    )
-    from imagexform.evaluate_command import eval_command
-    from imagexform.export.commands import export_command, import_command, models_group
-    from imagexform.plugin_commands import plugins_group
-    from imagexform.prepare.command import prepare_group
+    from imagexform.commands.app import app_command
+    from imagexform.commands.batch import batch
+    from imagexform.commands.doctor import doctor
+    from imagexform.commands.evaluate import eval_command
+    from imagexform.commands.export import export_command, import_command
+    from imagexform.commands.models import models_group
+    from imagexform.commands.plugins import plugins_group
+    from imagexform.commands.prepare import prepare_group
+    from imagexform.commands.serve import serve_command
 
     for command in (
+        doctor,
         app_command,
         batch,
         export_command,
@@ -220,20 +201,12 @@ def _add_builtin_commands() -> None:
         eval_command,
         prepare_group,
         plugins_group,
+        serve_command,
     ):
         cli.add_command(command)
-    for command in (list_command, pull_command, get_command, remove_command):
-        models_group.add_command(command)
-
-
-def _add_serve_command() -> None:
-    from imagexform.serve.command import serve_command
-
-    cli.add_command(serve_command)
 
 
 _add_builtin_commands()
-_add_serve_command()
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 import weakref
 from pathlib import Path
 
@@ -727,11 +727,13 @@ def suggested_by_save(qtbot, window: MainWindow) -> Path:
 
     def read_and_close() -> None:
         dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, QFileDialog)
+        if not isinstance(dialog, QFileDialog):  # not open yet: look again once it may be
+            QTimer.singleShot(10, read_and_close)
+            return
         offered.append(Path(dialog.selectedFiles()[0]))
         dialog.reject()
 
-    QTimer.singleShot(200, read_and_close)
+    QTimer.singleShot(0, read_and_close)
     assert window.save_current() is None  # nothing saved: the dialog was closed
     return offered[0]
 
@@ -774,10 +776,12 @@ def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert window.view.showing_before
 
+    connection = threading.Event()  # a slow connection: nothing arrives until the test says
+
     def download(job: Job) -> None:
-        for done in range(2000):
-            job.report(done, 2000)
-            time.sleep(0.005)
+        job.report(0, 1)
+        connection.wait(WAIT_MS / 1000)
+        job.report(1, 1)  # raises once cancelled
 
     fake_download = Job(download, window)  # a real job standing in for a slow connection
     window.download_job = fake_download
@@ -790,6 +794,7 @@ def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
         qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert fake_download.running
     fake_download.cancel()
+    connection.set()
     qtbot.waitUntil(lambda: not fake_download.running, timeout=WAIT_MS)
     window.download_job = None
 

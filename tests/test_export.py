@@ -22,14 +22,16 @@ from torch import Tensor, nn
 
 import imagexform
 from imagexform.cli import ImagexformGroup, cli
+from imagexform.commands.export import export_command, import_command
+from imagexform.commands.models import models_group
 from imagexform.config import path_setting
-from imagexform.export import ExportError, export_checkpoint, export_onnx, read_model_info
-from imagexform.export.commands import export_command, import_command, models_group
+from imagexform.export import ExportError, export_checkpoint, export_onnx
 from imagexform.export.onnx_export import FP16_TOLERANCE, MAX_IR_VERSION
 from imagexform.export.shareable import is_local_path, shareable_config, shareable_provenance
 from imagexform.family import ConditionSpec, IOSpec, TrainConfig
 from imagexform.modelinfo import METADATA_KEY, ModelInfo
 from imagexform.nn import ResnetGenerator
+from imagexform.runtime.modelfile import read_model_info
 from imagexform.train.restore import load_trained
 
 TINY = ["ngf=8", "ndf=8", "image_size=32", "load_size=36", "batch_size=2", "steps=2"]
@@ -404,7 +406,7 @@ def test_commands_and_models_info_stay_torch_free(unet_onnx):
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from imagexform.export.commands import models_group\n"
+        "from imagexform.commands.models import models_group\n"
         f"result = CliRunner().invoke(models_group, ['info', {str(unet_onnx)!r}])\n"
         "assert result.exit_code == 0, result.output\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

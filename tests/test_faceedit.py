@@ -15,8 +15,8 @@ from conformance import assert_matches, case_spec, fixture_inputs, load_manifest
 from imagexform.app.library import ModelLibrary
 from imagexform.cli import cli
 from imagexform.errors import DataError, UserError
-from imagexform.export.modelfile import inspect_model
 from imagexform.runtime import load_model
+from imagexform.runtime.modelfile import inspect_model
 from imagexform_faceedit.attributes import read_table
 from imagexform_faceedit.importer import StarGANImporter
 from imagexform_faceedit.networks import Discriminator

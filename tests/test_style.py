@@ -14,11 +14,11 @@ from conformance import assert_matches, case_spec, load_manifest, load_state, ru
 
 from imagexform.cli import cli
 from imagexform.errors import UserError
-from imagexform.export.modelfile import inspect_model
 from imagexform.io.images import read_image
 from imagexform.losses.perceptual import RANDOM_VGG_ENV
 from imagexform.losses.style import gram_matrix
 from imagexform.runtime import load_model
+from imagexform.runtime.modelfile import inspect_model
 from imagexform_style.importer import FastNeuralStyleImporter
 from imagexform_style.networks import TransformerNet
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from imagexform.catalog import SHIPPED_MODELS, Entry, entries, model_folder, onnx_path
 from imagexform.errors import UserError
-from imagexform.export.modelfile import ModelFile, inspect_model
+from imagexform.runtime.modelfile import ModelFile, inspect_model
 
 CLASSIFIER = "classifier"
 
@@ -59,7 +59,7 @@ class ModelLibrary:
         return found
 
     def add(self, path: Path) -> ModelEntry:
-        """Offer ``path`` from now on; refuse a file that is not a model onnxruntime loads."""
+        """Offer ``path`` from now on; refuse a file that is not an ONNX model."""
         self.describe(path)
         if path not in self.added:
             self.added.append(path)

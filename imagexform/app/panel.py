@@ -27,8 +27,8 @@ from imagexform.app.library import ModelEntry, ModelLibrary
 from imagexform.app.parameters import ParameterForm
 from imagexform.catalog.store import pins
 from imagexform.errors import UserError
-from imagexform.export.modelfile import ModelFile
 from imagexform.runtime import DEVICES
+from imagexform.runtime.modelfile import ModelFile
 
 ORIGINS = {"yours": "", "shipped": " (shipped)", "added": " (added)", "catalog": " ↓"}
 

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,11 @@ from imagexform.errors import UserError
 from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
 from imagexform.export.parity import base_edge
 from imagexform.export.shareable import Provenance, shareable_config, shareable_provenance
-from imagexform.family import IOSpec
+from imagexform.family import Imported, Importer, IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
-from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, load_checkpoint
-from imagexform.train.restore import load_trained
+from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, Checkpoint, load_checkpoint
+from imagexform.train.restore import Trained, load_trained
 
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
@@ -115,8 +115,6 @@ def export_checkpoint(
     output = check_destination(Path(output_path))
     trained = load_trained(Path(checkpoint_path), use_ema=use_ema, plugins=plugins)
     family, config, checkpoint = trained.family, trained.config, trained.checkpoint
-    family_io = family.io_spec(config)
-    summary = family.summary
     if variant is not None:
         variants = family.variants(config)
         if variant not in variants:
@@ -125,42 +123,13 @@ def export_checkpoint(
                 f"{checkpoint.path}: {family.name} has no variant {variant!r} (variants: {offered})"
             )
         net = variants[variant]
-    if net is None:
-        module = family.inference_module(config, trained.nets)
-        io = family_io
-        candidates = set(checkpoint.ema)
-    else:
-        modules = family.export_modules(config, trained.nets)
-        if net not in modules:
-            raise UserError(
-                f"{checkpoint.path}: has no network {net!r}; it has {', '.join(sorted(modules))}"
-            )
-        module = modules[net]
-        io, note = _net_io(module, family_io, net)
-        summary = note or summary
-        candidates = {net}
+    module, io, summary = _chosen_module(trained, net)
+    candidates = set(checkpoint.ema) if net is None else {net}
     ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
-
     run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == CHECKPOINTS else None
     name = (run_dir or checkpoint.path).resolve().name
     full = provenance == "full"
-    record: dict[str, Any] = {
-        "source": "checkpoint",
-        "run": (str(run_dir.resolve()) if full else name) if run_dir else None,
-        "checkpoint": str(checkpoint.path.resolve()) if full else checkpoint.path.name,
-        "step": checkpoint.step,
-        "net": net,
-        "weights_sha256": file_sha256(checkpoint.path / WEIGHTS),
-        "ema": bool(ema_nets),
-        "ema_nets": ema_nets,
-        "trained_with": {
-            "imagexform_version": checkpoint.meta.get("imagexform_version"),
-            "torch_version": checkpoint.meta.get("torch_version"),
-        },
-        **_export_versions(),
-    }
-    if ema_nets:
-        record["ema_sha256"] = file_sha256(checkpoint.path / EMA)
+    record = _checkpoint_provenance(checkpoint, run_dir, net, ema_nets, full)
     info = ModelInfo(
         family=family.name,
         io=io,
@@ -176,6 +145,52 @@ def export_checkpoint(
         icon=str(checkpoint.meta.get("icon", "")),
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def _chosen_module(trained: Trained, net: str | None) -> tuple[nn.Module, IOSpec, str]:
+    """The module to export (the family's inference module, or network ``net``), its IOSpec
+    and the summary that describes it."""
+    family, config, checkpoint = trained.family, trained.config, trained.checkpoint
+    family_io = family.io_spec(config)
+    if net is None:
+        return family.inference_module(config, trained.nets), family_io, family.summary
+    modules = family.export_modules(config, trained.nets)
+    if net not in modules:
+        raise UserError(
+            f"{checkpoint.path}: has no network {net!r}; it has {', '.join(sorted(modules))}"
+        )
+    io, note = _net_io(modules[net], family_io, net)
+    return modules[net], io, note or family.summary
+
+
+def _checkpoint_provenance(
+    checkpoint: Checkpoint,
+    run_dir: Path | None,
+    net: str | None,
+    ema_nets: list[str],
+    full: bool,
+) -> dict[str, Any]:
+    """What the file says of its weights: the run's and checkpoint's names (``full``: their
+    absolute paths), the step and the hashes of the weight files read."""
+    run = run_dir.resolve() if run_dir else None
+    provenance: dict[str, Any] = {
+        "source": "checkpoint",
+        "run": (str(run) if full else run.name) if run else None,
+        "checkpoint": str(checkpoint.path.resolve()) if full else checkpoint.path.name,
+        "step": checkpoint.step,
+        "net": net,
+        "weights_sha256": file_sha256(checkpoint.path / WEIGHTS),
+        "ema": bool(ema_nets),
+        "ema_nets": ema_nets,
+        "trained_with": {
+            "imagexform_version": checkpoint.meta.get("imagexform_version"),
+            "torch_version": checkpoint.meta.get("torch_version"),
+        },
+        **_export_versions(),
+    }
+    if ema_nets:
+        provenance["ema_sha256"] = file_sha256(checkpoint.path / EMA)
+    return provenance
 
 
 def variant_names(checkpoint_path: Path | str, plugins: PluginHost | None = None) -> list[str]:
@@ -226,32 +241,7 @@ def import_foreign(
     output = check_destination(Path(output_path))
     checkpoint = _load_foreign(path)
     plugin_host = plugins or host()
-    importers = plugin_host.importers()
-    if not isinstance(checkpoint, Mapping):
-        raise UserError(
-            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; no importer "
-            f"can read it (importers: {', '.join(i.name for i in importers) or 'none'})"
-        )
-    refusals = []
-    for importer in importers:
-        try:
-            imported = importer.load(checkpoint, overrides)
-        except UserError as exc:  # recognised, but needs something from the user
-            raise UserError(f"{path}: {exc}") from None
-        except Exception as exc:  # a plugin's bug: report it and let the next importer try
-            refusals.append(f"{importer.name} (raised {type(exc).__name__}: {exc})")
-            continue
-        if imported is not None:
-            break
-        refusals.append(
-            f"{importer.name}: {importer.summary}" if importer.summary else importer.name
-        )
-    else:
-        raise UserError(
-            f"{path}: no importer recognises this checkpoint (tried: "
-            f"{'; '.join(refusals) or 'none; no plugin provides an importer'})"
-        )
-
+    imported, importer = _recognise(path, checkpoint, plugin_host.importers(), overrides)
     family = plugin_host.family(imported.family)
     owner = plugin_host.records[plugin_host.family_owner(family.name)]
     module = family.inference_module(imported.config, imported.nets)
@@ -273,3 +263,36 @@ def import_foreign(
         },
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def _recognise(
+    path: Path,
+    checkpoint: object,
+    importers: Sequence[Importer],
+    overrides: Mapping[str, str] | None,
+) -> tuple[Imported, Importer]:
+    """The first importer's reading of ``checkpoint``, and that importer; a UserError saying
+    what each importer answered when none recognises it."""
+    if not isinstance(checkpoint, Mapping):
+        raise UserError(
+            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; no importer "
+            f"can read it (importers: {', '.join(i.name for i in importers) or 'none'})"
+        )
+    refusals = []
+    for importer in importers:
+        try:
+            imported = importer.load(checkpoint, overrides)
+        except UserError as exc:  # recognised, but needs something from the user
+            raise UserError(f"{path}: {exc}") from None
+        except Exception as exc:  # a plugin's bug: report it and let the next importer try
+            refusals.append(f"{importer.name} (raised {type(exc).__name__}: {exc})")
+            continue
+        if imported is not None:
+            return imported, importer
+        refusals.append(
+            f"{importer.name}: {importer.summary}" if importer.summary else importer.name
+        )
+    raise UserError(
+        f"{path}: no importer recognises this checkpoint (tried: "
+        f"{'; '.join(refusals) or 'none; no plugin provides an importer'})"
+    )

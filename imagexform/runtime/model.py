@@ -18,17 +18,14 @@ from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
 from imagexform.runtime import memory, processing, tiling
 from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.adjustments import apply as apply_adjustments
+from imagexform.runtime.modelfile import TensorDescription, inspect_model
 from imagexform.runtime.session import (
     CPU,
     ORT_ERRORS,
-    GraphTensor,
     OutOfMemoryError,
     create_session,
-    graph_inputs,
-    graph_outputs,
     is_out_of_memory,
     ort_message,
-    read_info,
 )
 
 log = logging.getLogger(__name__)
@@ -53,9 +50,9 @@ class RuntimeModel:
         info: ModelInfo,
         path: Path,
         *,
-        image_input: GraphTensor,
-        output: GraphTensor,
-        conditions: Mapping[str, GraphTensor],
+        image_input: TensorDescription,
+        output: TensorDescription,
+        conditions: Mapping[str, TensorDescription],
     ) -> None:
         self.session = session
         self.info = info
@@ -364,16 +361,17 @@ def load_model(
     arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
     least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
     sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.precision`).
+    :mod:`imagexform.runtime.quantize`).
     """
     path = Path(path)
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-    session = create_session(path, device, threads)
-    inputs = graph_inputs(session, path)
-    outputs = graph_outputs(session, path)
-    info = read_info(session, path)
     name = display_path(path)
+    described = inspect_model(path)
+    inputs = _feedable(name, described.inputs)
+    outputs = _feedable(name, described.outputs)
+    info = described.info
+    session = create_session(path, device, threads)
     foreign = info is None
     if info is None:
         image_input = _foreign_image_input(name, inputs)
@@ -394,13 +392,24 @@ def load_model(
     if foreign and scale is None:
         model.info = _probe_scale(model)
     if precision == "fast":
-        from imagexform.runtime.precision import fast_model
+        from imagexform.runtime.quantize import fast_model
 
         return fast_model(model, calibration, threads)
     return model
 
 
-def _foreign_image_input(name: str, inputs: Mapping[str, GraphTensor]) -> GraphTensor:
+def _feedable(name: str, tensors: Sequence[TensorDescription]) -> dict[str, TensorDescription]:
+    """The graph tensors by name, refusing types imagexform cannot feed or read."""
+    for tensor in tensors:
+        if tensor.dtype is None:
+            raise UserError(
+                f"{name}: graph tensor {tensor.name!r} has type {tensor.element_type}, which "
+                "imagexform cannot feed or read"
+            )
+    return {tensor.name: tensor for tensor in tensors}
+
+
+def _foreign_image_input(name: str, inputs: Mapping[str, TensorDescription]) -> TensorDescription:
     images = [tensor for tensor in inputs.values() if len(tensor.shape) == 4]
     if len(images) != 1:
         raise UserError(
@@ -416,7 +425,7 @@ def _foreign_image_input(name: str, inputs: Mapping[str, GraphTensor]) -> GraphT
 
 
 def _foreign_info(
-    path: Path, image_input: GraphTensor, outputs: Mapping[str, GraphTensor]
+    path: Path, image_input: TensorDescription, outputs: Mapping[str, TensorDescription]
 ) -> ModelInfo:
     """Defaults for a model without our metadata: the common 0..1 range and RGB."""
     output = outputs.get(OUTPUT) or next(iter(outputs.values()))
@@ -463,8 +472,11 @@ def _override(
 
 
 def _condition_inputs(
-    name: str, info: ModelInfo, inputs: Mapping[str, GraphTensor], image_input: GraphTensor
-) -> dict[str, GraphTensor]:
+    name: str,
+    info: ModelInfo,
+    inputs: Mapping[str, TensorDescription],
+    image_input: TensorDescription,
+) -> dict[str, TensorDescription]:
     declared = {spec.name for spec in info.io.conditions}
     missing = sorted(declared - set(inputs))
     if missing:
@@ -480,7 +492,7 @@ def _condition_inputs(
     return {spec.name: inputs[spec.name] for spec in info.io.conditions}
 
 
-def _fixed_size(image_input: GraphTensor) -> tuple[int, int] | None:
+def _fixed_size(image_input: TensorDescription) -> tuple[int, int] | None:
     height, width = image_input.shape[2:4]
     if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
         return height, width
@@ -532,7 +544,7 @@ def _condition_vector(model: str, spec: ConditionSpec, value: object) -> np.ndar
     return vector
 
 
-def _condition_feed(vector: np.ndarray, graph_input: GraphTensor, batch: int) -> np.ndarray:
+def _condition_feed(vector: np.ndarray, graph_input: TensorDescription, batch: int) -> np.ndarray:
     """Shape a condition for its graph input: (N, K), (N, K, 1, 1), (K,) or a scalar."""
     rank = len(graph_input.shape)
     vector = np.asarray(vector, dtype=graph_input.dtype)

@@ -1,25 +1,22 @@
-"""The ``export``, ``import`` and ``models`` commands.
+"""The ``export`` and ``import`` commands: a trained run or a foreign checkpoint becomes a
+verified ONNX file.
 
-Imported by the CLI at start-up, so nothing heavy at module level: torch loads inside
-``export``/``import`` only, and ``models info`` never loads it (it runs on inference-only
-installs).
+Imported by the CLI at start-up, so nothing heavy at module level: torch loads inside the
+commands only.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from imagexform.errors import UserError
+from imagexform.listing import size_text
 
 if TYPE_CHECKING:
-    from imagexform.export.modelfile import ModelFile, TensorDescription
     from imagexform.export.onnx_export import ExportReport
-    from imagexform.family import IOSpec
-    from imagexform.modelinfo import ModelInfo
 
 _OUTPUT = click.option(
     "-o",
@@ -49,18 +46,10 @@ _TITLE = click.option(
 )
 
 
-def _size(size_bytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size_bytes < 1000 or unit == "GB":
-            return f"{size_bytes:.0f} {unit}" if unit == "B" else f"{size_bytes:.1f} {unit}"
-        size_bytes /= 1000
-    raise AssertionError("unreachable")
-
-
 def _print_report(report: ExportReport) -> None:
     info = report.info
     click.echo(
-        f"wrote {report.path} ({_size(report.size_bytes)}, {info.precision}, "
+        f"wrote {report.path} ({size_text(report.size_bytes)}, {info.precision}, "
         f"opset {report.opset}): {info.title}"
     )
     checks = ", ".join(f"{r.label} {r.max_abs:.2g}" for r in report.parity)
@@ -186,95 +175,3 @@ def import_command(
         f"recognised by importer {report.info.provenance['importer']}: {report.info.description}"
     )
     _print_report(report)
-
-
-@click.group("models")
-def models_group() -> None:
-    """Published, installed and exported models: list, pull, remove, info."""
-
-
-def _shape(tensor: TensorDescription) -> str:
-    dims = ", ".join("?" if d is None else str(d) for d in tensor.shape)
-    return f"{tensor.name} [{dims}] {tensor.element_type}"
-
-
-def _range(value_range: tuple[float, float]) -> str:
-    return f"[{value_range[0]:g}, {value_range[1]:g}]"
-
-
-def _io_lines(io: IOSpec) -> list[str]:
-    multiple = f", height and width multiples of {io.size_multiple}" if io.size_multiple > 1 else ""
-    lines = [
-        f"input:       {io.channels} channels {io.color_order}, range {_range(io.value_range)}"
-        f"{multiple}",
-        f"output:      {io.out_channels} channels, scale ×{io.scale}",
-    ]
-    if not io.conditions:
-        lines.append("conditions:  none")
-    for condition in io.conditions:
-        defaults = condition.defaults
-        labels = ", ".join(
-            f"{label}={defaults[index]:g}" if index < len(defaults) else label
-            for index, label in enumerate(condition.labels)
-        )
-        lines.append(
-            f"condition:   {condition.name} ({labels}), range {_range(condition.value_range)}"
-        )
-        for group in condition.groups:
-            lines.append(f"             one of: {', '.join(group)}")
-    return lines
-
-
-def _info_lines(info: ModelInfo) -> list[str]:
-    plugin = f" (plugin {info.plugin} {info.plugin_version or ''})".rstrip() if info.plugin else ""
-    tile = "chosen by the runtime" if info.tile.tile_size == 0 else str(info.tile.tile_size)
-    lines = [
-        f"title:       {info.title}",
-        f"family:      {info.family}{plugin}",
-    ]
-    if info.description:
-        lines.append(f"description: {info.description}")
-    lines += [
-        f"precision:   {info.precision}",
-        *_io_lines(info.io),
-        f"tiling:      tile {tile}, overlap {info.tile.overlap}",
-        "provenance:",
-        *(f"  {key}: {value}" for key, value in sorted(info.provenance.items())),
-        "config:",
-        *(f"  {key} = {value!r}" for key, value in sorted(info.config.items())),
-    ]
-    return lines
-
-
-def _tensor_lines(model: ModelFile) -> list[str]:
-    return [
-        *(f"onnx input:  {_shape(tensor)}" for tensor in model.inputs),
-        *(f"onnx output: {_shape(tensor)}" for tensor in model.outputs),
-    ]
-
-
-@models_group.command("info")
-@click.argument("model_path", metavar="MODEL.onnx|NAME", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the raw metadata JSON.")
-def models_info(model_path: Path, as_json: bool) -> None:
-    """Show what a model file (or an installed or shipped model, by name) says about itself:
-    family, inputs, conditions, tiling, origin. Never downloads."""
-    from imagexform.catalog import local_model
-    from imagexform.export.modelfile import inspect_model
-    from imagexform.modelinfo import METADATA_KEY
-
-    model = inspect_model(local_model(model_path, must_exist=True))
-    if model.info is None:
-        click.echo(f"{model.path} ({_size(model.size_bytes)}, producer {model.producer or '?'})")
-        for line in _tensor_lines(model):
-            click.echo(line)
-        raise UserError(
-            f"{model.path}: has no imagexform metadata (no {METADATA_KEY!r} entry in "
-            "metadata_props); export or import it with imagexform to run it"
-        )
-    if as_json:
-        click.echo(json.dumps(json.loads(model.metadata[METADATA_KEY]), indent=2, sort_keys=True))
-        return
-    click.echo(f"{model.path} ({_size(model.size_bytes)})")
-    for line in [*_info_lines(model.info), *_tensor_lines(model)]:
-        click.echo(line)

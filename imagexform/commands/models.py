@@ -1,5 +1,9 @@
-"""``imagexform models list / pull / remove``: the catalog and the model folder on the
-command line."""
+"""``imagexform models list / pull / remove / info``: the catalog, the model folder and what a
+model file says about itself, on the command line.
+
+Imported by the CLI at start-up, so nothing heavy at module level; none of these commands
+loads torch (they run on inference-only installs).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,25 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from imagexform.errors import UserError
+from imagexform.listing import size_text
 
-@click.command("list")
+if TYPE_CHECKING:
+    from imagexform.family import IOSpec
+    from imagexform.modelinfo import ModelInfo
+    from imagexform.runtime.modelfile import ModelFile, TensorDescription
+
+
+@click.group("models")
+def models_group() -> None:
+    """Published, installed and exported models: list, pull, remove, info."""
+
+
+@models_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Also list the shipped models.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_command(show_all: bool, as_json: bool) -> None:
@@ -75,8 +93,7 @@ def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object
     """ONNX files in the model folder that no catalog entry made (and, with ``show_all``,
     the shipped ones), described by their own metadata."""
     from imagexform.catalog.store import SHIPPED_MODELS, model_folder
-    from imagexform.errors import UserError
-    from imagexform.export.modelfile import inspect_model
+    from imagexform.runtime.modelfile import inspect_model
 
     folders = [("yours", model_folder())] + ([("shipped", SHIPPED_MODELS)] if show_all else [])
     rows = []
@@ -103,7 +120,7 @@ def _other_models(catalogued: set[str], show_all: bool) -> list[dict[str, object
     return rows
 
 
-@click.command("pull")
+@models_group.command("pull")
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Also copy the model here.")
 @click.option(
@@ -136,22 +153,23 @@ def pull_command(
     click.echo(str(path))
 
 
-get_command = click.Command(
-    "get",
-    callback=pull_command.callback,
-    params=pull_command.params,
-    help="The former name of `imagexform models pull`, kept so scripts keep working.",
-    hidden=True,
+models_group.add_command(
+    click.Command(
+        "get",
+        callback=pull_command.callback,
+        params=pull_command.params,
+        help="The former name of `imagexform models pull`, kept so scripts keep working.",
+        hidden=True,
+    )
 )
 
 
-@click.command("remove")
+@models_group.command("remove")
 @click.argument("name")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask.")
 def remove_command(name: str, yes: bool) -> None:
     """Delete installed model NAME (and its kept checkpoint) from the model folder."""
     from imagexform.catalog.store import installed_files, remove
-    from imagexform.errors import UserError
 
     files = installed_files(name)
     if files and not yes:
@@ -160,3 +178,91 @@ def remove_command(name: str, yes: bool) -> None:
             raise UserError(f"{name}: kept")
     for path in remove(name):
         click.echo(f"removed {path}")
+
+
+def _shape(tensor: TensorDescription) -> str:
+    dims = ", ".join("?" if d is None else str(d) for d in tensor.shape)
+    return f"{tensor.name} [{dims}] {tensor.element_type}"
+
+
+def _range(value_range: tuple[float, float]) -> str:
+    return f"[{value_range[0]:g}, {value_range[1]:g}]"
+
+
+def _io_lines(io: IOSpec) -> list[str]:
+    multiple = f", height and width multiples of {io.size_multiple}" if io.size_multiple > 1 else ""
+    lines = [
+        f"input:       {io.channels} channels {io.color_order}, range {_range(io.value_range)}"
+        f"{multiple}",
+        f"output:      {io.out_channels} channels, scale ×{io.scale}",
+    ]
+    if not io.conditions:
+        lines.append("conditions:  none")
+    for condition in io.conditions:
+        defaults = condition.defaults
+        labels = ", ".join(
+            f"{label}={defaults[index]:g}" if index < len(defaults) else label
+            for index, label in enumerate(condition.labels)
+        )
+        lines.append(
+            f"condition:   {condition.name} ({labels}), range {_range(condition.value_range)}"
+        )
+        for group in condition.groups:
+            lines.append(f"             one of: {', '.join(group)}")
+    return lines
+
+
+def _info_lines(info: ModelInfo) -> list[str]:
+    plugin = f" (plugin {info.plugin} {info.plugin_version or ''})".rstrip() if info.plugin else ""
+    tile = "chosen by the runtime" if info.tile.tile_size == 0 else str(info.tile.tile_size)
+    lines = [
+        f"title:       {info.title}",
+        f"family:      {info.family}{plugin}",
+    ]
+    if info.description:
+        lines.append(f"description: {info.description}")
+    lines += [
+        f"precision:   {info.precision}",
+        *_io_lines(info.io),
+        f"tiling:      tile {tile}, overlap {info.tile.overlap}",
+        "provenance:",
+        *(f"  {key}: {value}" for key, value in sorted(info.provenance.items())),
+        "config:",
+        *(f"  {key} = {value!r}" for key, value in sorted(info.config.items())),
+    ]
+    return lines
+
+
+def _tensor_lines(model: ModelFile) -> list[str]:
+    return [
+        *(f"onnx input:  {_shape(tensor)}" for tensor in model.inputs),
+        *(f"onnx output: {_shape(tensor)}" for tensor in model.outputs),
+    ]
+
+
+@models_group.command("info")
+@click.argument("model_path", metavar="MODEL.onnx|NAME", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the raw metadata JSON.")
+def models_info(model_path: Path, as_json: bool) -> None:
+    """Show what a model file (or an installed or shipped model, by name) says about itself:
+    family, inputs, conditions, tiling, origin. Never downloads."""
+    from imagexform.catalog import local_model
+    from imagexform.modelinfo import METADATA_KEY
+    from imagexform.runtime.modelfile import inspect_model
+
+    model = inspect_model(local_model(model_path, must_exist=True))
+    if model.info is None:
+        producer = model.producer or "?"
+        click.echo(f"{model.path} ({size_text(model.size_bytes)}, producer {producer})")
+        for line in _tensor_lines(model):
+            click.echo(line)
+        raise UserError(
+            f"{model.path}: has no imagexform metadata (no {METADATA_KEY!r} entry in "
+            "metadata_props); export or import it with imagexform to run it"
+        )
+    if as_json:
+        click.echo(json.dumps(json.loads(model.metadata[METADATA_KEY]), indent=2, sort_keys=True))
+        return
+    click.echo(f"{model.path} ({size_text(model.size_bytes)})")
+    for line in [*_info_lines(model.info), *_tensor_lines(model)]:
+        click.echo(line)

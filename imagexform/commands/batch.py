@@ -189,37 +189,13 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
 @click.pass_context
 def batch(
     ctx: click.Context,
-    input_spec: str,
-    output: Path,
     model_path: Path,
     yes: bool,
-    recursive: bool,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    flatten: bool,
-    name: str,
-    output_format: str,
-    quality: int,
     skip_existing: bool,
-    overwrite_inputs: bool,
-    keep_metadata: bool,
-    assignments: tuple[str, ...],
-    strength: float,
-    preserve_color: bool,
-    outscale: float | None,
-    tile: int | None,
-    overlap: int | None,
-    device: str,
-    precision: str,
-    threads: int,
     jobs: int | None,
-    max_pixels: int,
-    shard: str | None,
-    dry_run: bool,
     report_path: Path | None,
     value_range: str | None,
-    scale: int | None,
-    size_multiple: int | None,
+    **flags: object,
 ) -> None:
     """Transform every image in INPUT (a file, folder or glob) with a model into OUTPUT.
 
@@ -231,37 +207,14 @@ def batch(
     from imagexform.batch.run import BatchOptions, run_batch
     from imagexform.catalog import resolve_model
 
+    # Every other flag is named as the BatchOptions field it sets.
     options = BatchOptions(
-        input_spec=input_spec,
-        output=output,
         model=resolve_model(model_path, assume_yes=yes),
-        recursive=recursive,
-        include=include,
-        exclude=exclude,
-        flatten=flatten,
-        name=name,
-        output_format=output_format,
-        quality=quality,
         overwrite=not skip_existing,
-        overwrite_inputs=overwrite_inputs,
-        keep_metadata=keep_metadata,
-        assignments=assignments,
-        strength=strength,
-        preserve_color=preserve_color,
-        outscale=outscale,
-        tile=tile,
-        overlap=overlap,
-        device=device,
-        precision=precision,
-        threads=threads,
         jobs=jobs or min(4, os.cpu_count() or 1),
-        max_pixels=max_pixels,
-        shard=shard,
-        dry_run=dry_run,
         report=report_path,
         value_range=_value_range(value_range),
-        scale=scale,
-        size_multiple=size_multiple,
+        **flags,
     )
     code = run_batch(options)
     if code:
