@@ -17,9 +17,9 @@ from imagexform.errors import UserError
 from imagexform.export.modelfile import inspect_model
 from imagexform.io.images import read_image
 from imagexform.losses.perceptual import RANDOM_VGG_ENV
-from imagexform.losses.style import gram_matrix
 from imagexform.runtime import load_model
 from imagexform_style.importer import FastNeuralStyleImporter
+from imagexform_style.losses import gram_matrix
 from imagexform_style.networks import TransformerNet
 
 CASES = [

@@ -36,27 +36,27 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from imagexform.data.degradations import RealESRGANDegradation, degrade
-from imagexform.data.paired import (
-    SkippedImageWarning,
-    _by_stem,
-    _listing,
-    _split_dirs,
-    images_in,
-    probe_images,
-)
-from imagexform.errors import ConfigError, DataError
-from imagexform.imaging import imresize
-from imagexform.io.images import (
+from imagexform.plugin_api import (
+    ConfigError,
+    DataError,
     ImageReadError,
     PathLike,
+    SampleDataset,
+    SampleRandom,
+    SkippedImageWarning,
     display_path,
+    images_by_stem,
+    images_in,
+    imresize,
+    name_listing,
+    probe_images,
     read_image,
+    split_folders,
     to_float,
     to_rgb,
 )
+from imagexform_sr.degradations import RealESRGANDegradation, degrade
 
 Degradation = Literal["bicubic", "realesrgan"]
 Layout = Literal["hr_only", "paired"]
@@ -76,7 +76,7 @@ class _Source:
     lr_dir: Path | None
 
 
-class SuperResDataset(Dataset[dict[str, Any]]):
+class SuperResDataset(SampleDataset):
     """``{"LR": 3×h×w, "HR": 3×H×W, "path": HR file}``, float tensors in [0, 1], H = h × scale.
 
     Training items (``train=True``) are random ``gt_size`` HR crops with the matching
@@ -148,17 +148,13 @@ class SuperResDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
         hr_path, lr_path = self.items[index]
         hr = _load_rgb(hr_path)
         lr = None if lr_path is None else _load_rgb(lr_path)
         generator = None
         if self.train:
-            if seed is None:
-                seed = int(torch.randint(0, 2**63 - 1, ()))
-            generator = torch.Generator()
-            generator.manual_seed(seed)
+            generator = (rng or SampleRandom.fresh()).generator()
         hr, lr = self._crop(hr, lr, generator)
         hr_tensor = _to_tensor(hr)
         lr_tensor = None if lr is None else _to_tensor(lr)
@@ -260,7 +256,7 @@ class SuperResDataset(Dataset[dict[str, Any]]):
         if mismatched:
             raise DataError(
                 f"{where} and {display_path(source.lr_dir or '')}: {len(mismatched)} LR images "
-                f"are not 1/{self.scale} the size of their HR image ({_listing(mismatched)})"
+                f"are not 1/{self.scale} the size of their HR image ({name_listing(mismatched)})"
             )
         if not items:
             first_path, first_problem = skipped[0]
@@ -314,7 +310,7 @@ def _locate(root: Path, split: str, scale: int) -> _Source | None:
     if not root.is_dir():
         raise DataError(f"{display_path(root)}: is a file; give the folder that holds the data")
     hr_root, lr_root = root / "HR", root / "LR"
-    if _split_dirs(hr_root):
+    if split_folders(hr_root):
         hr_dir = hr_root / split
         if not hr_dir.is_dir():
             return None
@@ -322,7 +318,7 @@ def _locate(root: Path, split: str, scale: int) -> _Source | None:
         if lr_dir.is_dir():
             return _Source("paired", hr_dir, _lr_level(lr_dir, scale))
         return _Source("hr_only", hr_dir, None)
-    if _split_dirs(root):
+    if split_folders(root):
         folder = root / split
         return _detect_layout(folder, scale) if folder.is_dir() else None
     return _detect_layout(root, scale) if split == "train" else None
@@ -351,9 +347,9 @@ def _lr_level(lr_dir: Path, scale: int) -> Path:
 
 
 def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path | None]]:
-    hr_files = _by_stem(hr_dir)
+    hr_files = images_by_stem(hr_dir)
     lr_files: dict[str, Path] = {}
-    for stem, path in _by_stem(lr_dir).items():
+    for stem, path in images_by_stem(lr_dir).items():
         suffix = f"x{scale}"
         hr_stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
         hr_stem = hr_stem if hr_stem in hr_files else stem
@@ -369,9 +365,9 @@ def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path |
     if only_hr or only_lr:
         sides = []
         if only_hr:
-            sides.append(f"only in HR: {_listing([hr_files[s].name for s in only_hr])}")
+            sides.append(f"only in HR: {name_listing([hr_files[s].name for s in only_hr])}")
         if only_lr:
-            sides.append(f"only in LR: {_listing([lr_files[s].name for s in only_lr])}")
+            sides.append(f"only in LR: {name_listing([lr_files[s].name for s in only_lr])}")
         raise DataError(
             f"{display_path(hr_dir)} and {display_path(lr_dir)}: "
             f"{len(only_hr) + len(only_lr)} images have no partner (LR files are named like "
@@ -382,7 +378,7 @@ def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path |
 
 
 def _missing_split_message(root: Path, split: str) -> str:
-    splits = _split_dirs(root) | _split_dirs(root / "HR")
+    splits = split_folders(root) | split_folders(root / "HR")
     if splits:
         return f"{display_path(root)}: has no '{split}' split (found: {', '.join(sorted(splits))})"
     return (
