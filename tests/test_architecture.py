@@ -63,9 +63,9 @@ def test_ruff_is_clean(arguments):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+TEMPLATE_PACKAGE = ROOT / "examples" / "plugin-template" / "imagexform_deblur"
 PLUGIN_SOURCES = sorted(
-    [*(ROOT / "plugins").glob("imagexform_*/**/*.py")]
-    + [*(ROOT / "examples" / "plugin-template" / "imagexform_deblur").rglob("*.py")]
+    [*(ROOT / "plugins").glob("imagexform_*/**/*.py"), *TEMPLATE_PACKAGE.rglob("*.py")]
 )
 
 
