@@ -230,28 +230,57 @@ class SuperResDataset(SampleDataset):
                 skip(failure.path, failure.problem)
             if failures:
                 continue
-            hr_height, hr_width = probed[hr_path]
-            expected = (hr_height // self.scale, hr_width // self.scale)
-            if lr_path is not None and probed[lr_path] != expected:
-                lr_height, lr_width = probed[lr_path]
-                mismatched.append(
-                    f"{display_path(hr_path.name)} {hr_width}×{hr_height} vs "
-                    f"{display_path(lr_path.name)} {lr_width}×{lr_height}, expected "
-                    f"{expected[1]}×{expected[0]}"
-                )
+            mismatch = self._size_mismatch(hr_path, lr_path, probed)
+            if mismatch:
+                mismatched.append(mismatch)
                 continue
-            needed = self.gt_size if self.train else self.scale
-            if min(hr_height, hr_width) < needed:
+            small = self._too_small(probed[hr_path])
+            if small:
                 too_small += 1
-                purpose = (
-                    f"the {needed}×{needed} training crop (gt_size)"
-                    if self.train
-                    else f"one LR pixel at scale {self.scale}"
-                )
-                skip(hr_path, f"{hr_width}×{hr_height} is too small for {purpose}")
+                skip(hr_path, small)
                 continue
             items.append((hr_path, lr_path))
+        self._refuse_unusable(source, len(candidates), items, skipped, mismatched, too_small)
+        return items, skipped
 
+    def _size_mismatch(
+        self, hr_path: Path, lr_path: Path | None, probed: dict[Path, Any]
+    ) -> str | None:
+        """How an LR file's size differs from 1/scale of its HR file's, or None."""
+        hr_height, hr_width = probed[hr_path]
+        expected = (hr_height // self.scale, hr_width // self.scale)
+        if lr_path is None or probed[lr_path] == expected:
+            return None
+        lr_height, lr_width = probed[lr_path]
+        return (
+            f"{display_path(hr_path.name)} {hr_width}×{hr_height} vs "
+            f"{display_path(lr_path.name)} {lr_width}×{lr_height}, expected "
+            f"{expected[1]}×{expected[0]}"
+        )
+
+    def _too_small(self, hr_shape: tuple[int, int]) -> str | None:
+        """Why an HR photo is too small to use, or None."""
+        hr_height, hr_width = hr_shape
+        needed = self.gt_size if self.train else self.scale
+        if min(hr_height, hr_width) >= needed:
+            return None
+        purpose = (
+            f"the {needed}×{needed} training crop (gt_size)"
+            if self.train
+            else f"one LR pixel at scale {self.scale}"
+        )
+        return f"{hr_width}×{hr_height} is too small for {purpose}"
+
+    def _refuse_unusable(
+        self,
+        source: _Source,
+        candidates: int,
+        items: list[tuple[Path, Path | None]],
+        skipped: list[tuple[Path, str]],
+        mismatched: list[str],
+        too_small: int,
+    ) -> None:
+        """Raise for LR files of the wrong size, or when no pair is left to train on."""
         where = display_path(source.hr_dir)
         if mismatched:
             raise DataError(
@@ -261,13 +290,12 @@ class SuperResDataset(SampleDataset):
         if not items:
             first_path, first_problem = skipped[0]
             hint = ""
-            if too_small == len(candidates) and self.train:
+            if too_small == candidates and self.train:
                 hint = "; lower gt_size or add larger photos"
             raise DataError(
-                f"{where}: none of the {len(candidates)} images can be used (first: "
+                f"{where}: none of the {candidates} images can be used (first: "
                 f"{display_path(first_path.name)}: {first_problem}){hint}"
             )
-        return items, skipped
 
 
 def superres_dataset_or_none(root: PathLike, split: str, **options: Any) -> SuperResDataset | None:
