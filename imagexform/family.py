@@ -271,6 +271,12 @@ class Family(ABC):
         :meth:`inference_module` alone."""
         return {}
 
+    def variant_role(self, config: TrainConfig, variant: str) -> str:
+        """The :attr:`ModelInfo.role <imagexform.modelinfo.ModelInfo.role>` recorded in
+        ``variant``'s exports: "" (an image transform) by default; ``CLASSIFIER_ROLE`` for a
+        variant that classifies photos for the run's generator (face editing's attributes)."""
+        return ""
+
     def export_modules(
         self, config: TrainConfig, nets: dict[str, nn.Module]
     ) -> dict[str, nn.Module]:

@@ -45,6 +45,7 @@ from imagexform.io.images import (
     to_uint8,
 )
 from imagexform.metrics import sr_scores
+from imagexform.modelinfo import CLASSIFIER_ROLE
 
 if TYPE_CHECKING:
     from imagexform.data.augment import (
@@ -139,6 +140,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CLASSIFIER_ROLE",
     "MIN_UNET_DOWNS",
     "N_DOWNSAMPLING",
     "PLUGIN_API_VERSION",

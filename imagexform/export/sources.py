@@ -168,6 +168,7 @@ def export_checkpoint(
         tile=family.tile_hints(config),
         provenance=provenance,
         variant=variant or "",
+        role=family.variant_role(config, variant) if variant else "",
         icon=str(checkpoint.meta.get("icon", "")),
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)

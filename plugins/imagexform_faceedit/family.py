@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.plugin_api import ConditionSpec, Family, Importer, IOSpec
+from imagexform.plugin_api import CLASSIFIER_ROLE, ConditionSpec, Family, Importer, IOSpec
 from imagexform_faceedit.config import FaceEditConfig, attribute_groups, attribute_names
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class FaceEditFamily(Family):
 
     def variants(self, config: FaceEditConfig) -> dict[str, str]:
         return {"classifier": "classifier"}
+
+    def variant_role(self, config: FaceEditConfig, variant: str) -> str:
+        # the editor presets the generator's attribute sliders from what this one sees
+        return CLASSIFIER_ROLE if variant == "classifier" else ""
 
     def export_modules(
         self, config: FaceEditConfig, nets: dict[str, nn.Module]
