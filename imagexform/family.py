@@ -226,7 +226,9 @@ class Family(ABC):
     def dataset(self, config: TrainConfig, root: Path, split: str) -> Dataset | None:
         """The dataset for ``split`` (``train``, ``val``, ``test``) under ``root``, or None when
         that split does not exist. ``train`` must raise a ``DataError`` when unusable. Items must
-        be picklable dicts of tensors (and strings)."""
+        be picklable dicts of tensors (and strings). Either a ``SampleDataset`` (implements
+        ``load(index, rng)``, reports left-out files in ``skipped``) or any map-style torch
+        ``Dataset``, which the trainer wraps (see :mod:`imagexform.data.samples`)."""
 
     def train_step(
         self, config: TrainConfig, nets: dict[str, nn.Module], context: TrainContext

@@ -7,10 +7,10 @@ internal and may change in any release; the built-in plugins (``plugins/``) and 
 (``examples/plugin-template``) import only from here, and ``tests/test_architecture.py``
 checks that they do.
 
-Importing this module does not import torch: the host imports every plugin to list families,
-also where only the runtime is installed. Names that need torch (networks, losses, datasets,
-the training context) are resolved on first use, so import them inside the methods and modules
-that run only while training or exporting.
+Importing this module imports neither torch nor OpenCV: the host imports every plugin to list
+families, also where only the runtime is installed. Names that need them (networks, losses,
+datasets, the training context, image I/O) are resolved on first use, so import them inside
+the methods and modules that run only while training, importing or exporting.
 """
 
 from __future__ import annotations
@@ -32,19 +32,6 @@ from imagexform.family import (
     TrainStep,
 )
 from imagexform.hookspecs import PLUGIN_API_VERSION, hookimpl
-from imagexform.imaging import imresize
-from imagexform.imaging.fit import fit
-from imagexform.io.images import (
-    ImageReadError,
-    PathLike,
-    display_path,
-    encode_image,
-    read_image,
-    to_float,
-    to_rgb,
-    to_uint8,
-)
-from imagexform.metrics import sr_scores
 from imagexform.modelinfo import CLASSIFIER_ROLE
 
 if TYPE_CHECKING:
@@ -67,9 +54,22 @@ if TYPE_CHECKING:
         to_tensor,
     )
     from imagexform.data.samples import SampleDataset, SampleRandom
+    from imagexform.imaging import imresize
+    from imagexform.imaging.fit import fit
+    from imagexform.io.images import (
+        ImageReadError,
+        PathLike,
+        display_path,
+        encode_image,
+        read_image,
+        to_float,
+        to_rgb,
+        to_uint8,
+    )
     from imagexform.losses.adversarial import AdversarialLoss, add_instance_noise, gradient_penalty
     from imagexform.losses.perceptual import PerceptualLoss, VGGFeatures, parse_layer_weights
     from imagexform.losses.pixel import pixel_loss, psnr_db
+    from imagexform.metrics import sr_scores
     from imagexform.nn import (
         NormName,
         ResnetGenerator,
@@ -86,7 +86,8 @@ if TYPE_CHECKING:
     from imagexform.train.checkpoint import mismatch_summary
     from imagexform.train.context import TrainContext
 
-# Names that need torch, by the module that defines them; imported on first use.
+# Names that need torch, OpenCV or NumPy, by the module that defines them; imported on first
+# use, so that listing plugins stays as cheap as importing their entry modules.
 _LAZY = {
     "imagexform.data.augment": (
         "augment_image",
@@ -108,9 +109,22 @@ _LAZY = {
         "to_tensor",
     ),
     "imagexform.data.samples": ("SampleDataset", "SampleRandom"),
+    "imagexform.imaging": ("imresize",),
+    "imagexform.imaging.fit": ("fit",),
+    "imagexform.io.images": (
+        "ImageReadError",
+        "PathLike",
+        "display_path",
+        "encode_image",
+        "read_image",
+        "to_float",
+        "to_rgb",
+        "to_uint8",
+    ),
     "imagexform.losses.adversarial": ("AdversarialLoss", "add_instance_noise", "gradient_penalty"),
     "imagexform.losses.perceptual": ("PerceptualLoss", "VGGFeatures", "parse_layer_weights"),
     "imagexform.losses.pixel": ("pixel_loss", "psnr_db"),
+    "imagexform.metrics": ("sr_scores",),
     "imagexform.nn": (
         "NormName",
         "ResnetGenerator",

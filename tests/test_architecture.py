@@ -104,10 +104,11 @@ def test_plugins_and_the_template_import_only_the_plugin_api(path):
     assert set(imagexform_imports(path)) <= {"imagexform.plugin_api"}, path
 
 
-def test_the_plugin_api_names_resolve_without_importing_torch_until_used():
+def test_the_plugin_api_names_resolve_without_importing_torch_or_opencv_until_used():
     code = (
         "import sys, imagexform.plugin_api as api\n"
-        "assert 'torch' not in sys.modules, 'importing the plugin API imported torch'\n"
+        "heavy = {'torch', 'cv2', 'numpy'} & set(sys.modules)\n"
+        "assert not heavy, f'importing the plugin API imported {heavy}'\n"
         "missing = [n for n in api.__all__ if getattr(api, n, None) is None]\n"
         "assert not missing, missing\n"
         "assert 'torch' in sys.modules\n"
