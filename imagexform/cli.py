@@ -7,7 +7,6 @@ modules inside its function body, and plugins add their commands through a hook.
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import click
@@ -98,11 +97,10 @@ def train(
     show_config: bool,
 ) -> None:
     """Train FAMILY on a dataset folder, resuming from --out when it holds a checkpoint."""
-    from imagexform.config import apply_text, apply_values, load_toml, parse_assignments, to_toml
+    from imagexform.config import parse_assignments, to_toml
     from imagexform.plugins import host
 
-    plugin_host = host()
-    family = plugin_host.family(family_name)
+    family = host().family(family_name)
     if show_config:
         click.echo(f"# {family.name}: {family.summary}\n# data: {family.dataset_layout}")
         click.echo(to_toml(family.config_class()), nl=False)
@@ -110,65 +108,26 @@ def train(
     if run_dir is None:
         raise UserError("train needs --out RUN (the run directory)")
     overrides = parse_assignments(assignments)
-    file_values = load_toml(config_file) if config_file else {}
 
-    from imagexform.train.checkpoint import find_checkpoint, load_checkpoint
-    from imagexform.train.distributed import World
-    from imagexform.train.interrupts import StopRequested
-    from imagexform.train.trainer import Trainer
+    from imagexform.train.fitting import fit
 
-    world = World.from_environment()  # under torchrun, only rank 0 speaks
+    def echo(text: str) -> None:
+        click.echo(text, err=True)
 
-    checkpoint = None
-    if run_dir.exists() and find_checkpoint(run_dir) is not None:
-        checkpoint = load_checkpoint(run_dir, expected_family=family.name)
-    elif resume:
-        raise UserError(f"{run_dir}: no checkpoint to resume from")
-    if checkpoint is not None:
-        base = apply_values(family.config_class(), checkpoint.meta["config"])
-        data = data or Path(checkpoint.meta["data_root"])
-        if world.is_main:
-            click.echo(f"resuming {checkpoint.path} at step {checkpoint.step}", err=True)
-    else:
-        base = family.config_class()
-    config = apply_text(apply_values(base, file_values), overrides)
-    if data is None:
-        raise UserError("train needs --data DIR (the dataset folder)")
-
-    owner = plugin_host.records[plugin_host.family_owner(family.name)]
-    # Dataset warnings (skipped files) already name the file: show each as one plain line.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            trainer = Trainer(
-                family,
-                config,
-                data_root=data,
-                run_dir=run_dir,
-                device=device,
-                plugin={"name": owner.name, "version": owner.version},
-                resume=checkpoint,
-                world=world,
-            )
-        finally:
-            for warning in caught if world.is_main else ():
-                click.echo(f"warning: {warning.message}", err=True)
-    together = False
     try:
-        result = trainer.run()
-        together = True
-    except KeyboardInterrupt as stop:
-        together = isinstance(stop, StopRequested)
-        if trainer.is_main:
-            click.echo(
-                f"\ninterrupted at step {trainer.step}; checkpoint saved. Resume with: "
-                f"imagexform train {family.name} --out {run_dir}",
-                err=True,
-            )
+        result = fit(
+            family,
+            data,
+            run_dir,
+            overrides,
+            resume=resume,
+            config_file=config_file,
+            device=device,
+            echo=echo,
+        )
+    except KeyboardInterrupt:
         sys.exit(130)
-    finally:
-        trainer.world.leave(together)
-    if not trainer.is_main:
+    if not result.is_main:
         return
     click.echo(f"finished at step {result.step}")
     if result.checkpoint:

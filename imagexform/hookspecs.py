@@ -1,4 +1,4 @@
-"""The plugin API: every hook a plugin may implement.
+"""The plugin hooks: every hook a plugin may implement (part of :mod:`imagexform.plugin_api`).
 
 A plugin is any object (usually a module) registered under the ``imagexform`` entry-point
 group. It implements hooks by decorating functions with :data:`hookimpl`. Every hook is
@@ -39,15 +39,6 @@ def imagexform_families() -> list[Family]:
 
     Called once when plugins load. Return a list of :class:`imagexform.family.Family`
     instances; each name must be unique across all loaded plugins.
-    """
-
-
-@hookspec
-def imagexform_losses() -> dict[str, Any]:
-    """Return extra losses by name, for families whose config selects a loss by name.
-
-    Called when a family resolves a loss name it does not know itself. Values are callables
-    that build a ``torch.nn.Module``; importing torch inside the callable keeps listing cheap.
     """
 
 

@@ -19,6 +19,10 @@ SCHEMA_VERSION = 1
 METADATA_KEY = "imagexform"
 IMAGE_INPUT = "image"
 OUTPUT = "output"
+# ModelInfo.role of a model that answers, for a photo, one probability per label of the first
+# condition of the generator it pairs with (the generator exported from the same run), so the
+# editor can preset that generator's sliders from the photo (face editing's attribute head).
+CLASSIFIER_ROLE = "classifier"
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ModelInfo:
     precision: str = "fp32"
     provenance: dict[str, Any] = field(default_factory=dict)
     variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
+    role: str = ""  # "" for an image transform; CLASSIFIER_ROLE for a generator's classifier
     icon: str = ""  # base64 PNG the editor shows for the model (a style model's painting)
     schema_version: int = SCHEMA_VERSION
 
@@ -76,6 +81,7 @@ class ModelInfo:
                 precision=str(raw.get("precision", "fp32")),
                 provenance=dict(raw.get("provenance", {})),
                 variant=str(raw.get("variant", "")),
+                role=str(raw.get("role", _legacy_role(raw))),
                 icon=str(raw.get("icon", "")),
                 schema_version=version,
             )
@@ -83,3 +89,9 @@ class ModelInfo:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UserError(f"{source}: malformed imagexform metadata ({exc})") from None
+
+
+def _legacy_role(raw: dict[str, Any]) -> str:
+    """The role of a file written before ModelInfo had one: face editing's classifier was
+    the only one, exported as its variant named "classifier"."""
+    return CLASSIFIER_ROLE if raw.get("variant") == CLASSIFIER_ROLE else ""

@@ -19,9 +19,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("onnx")
 
-from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model
+from batch_models import ATTRIBUTES, attributes_model, classifier_model, invert_model, slow_model
 from handmade import exif_block
-from onnx import TensorProto, helper
+from onnx import helper
 from onnx_models import image_tensor, save
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer
 
@@ -32,26 +32,11 @@ from imagexform.app.window import MainWindow
 from imagexform.family import IOSpec
 from imagexform.io.images import read_image
 from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata
-from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
+from imagexform.modelinfo import OUTPUT, ModelInfo
 from imagexform.runtime import load_model
 
 WAIT_MS = 20000
 CONVERT_MS = 180000
-
-
-def classifier_model(path: Path) -> Path:
-    """Sigmoid of each channel's mean: a cyan photo is 'blond' and 'young', not black-haired."""
-    info = ModelInfo(family="faces", io=IOSpec(out_channels=3), variant="classifier")
-    return save(
-        path,
-        [
-            helper.make_node("GlobalAveragePool", [IMAGE_INPUT], ["mean"]),
-            helper.make_node("Flatten", ["mean"], ["flat"]),
-            helper.make_node("Sigmoid", ["flat"], [OUTPUT]),
-        ],
-        info=info,
-        outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", 3])],
-    )
 
 
 @pytest.fixture

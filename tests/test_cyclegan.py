@@ -12,15 +12,15 @@ import torch
 from click.testing import CliRunner
 
 from imagexform.cli import cli
-from imagexform.data.unpaired import UnpairedDataset
 from imagexform.errors import DataError
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
 from imagexform.runtime.modelfile import inspect_model
-from imagexform.train.image_pool import ImagePool
 from imagexform.train.restore import load_trained
 from imagexform.train.schedules import lr_factor
 from imagexform_cyclegan.config import CycleGANConfig
+from imagexform_cyclegan.data import UnpairedDataset
+from imagexform_cyclegan.image_pool import ImagePool
 
 TINY = [
     "netG=resnet_6blocks",

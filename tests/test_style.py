@@ -16,10 +16,10 @@ from imagexform.cli import cli
 from imagexform.errors import UserError
 from imagexform.io.images import read_image
 from imagexform.losses.perceptual import RANDOM_VGG_ENV
-from imagexform.losses.style import gram_matrix
 from imagexform.runtime import load_model
 from imagexform.runtime.modelfile import inspect_model
 from imagexform_style.importer import FastNeuralStyleImporter
+from imagexform_style.losses import gram_matrix
 from imagexform_style.networks import TransformerNet
 
 CASES = [

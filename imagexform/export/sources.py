@@ -142,6 +142,7 @@ def export_checkpoint(
         tile=family.tile_hints(config),
         provenance=record if full else shareable_provenance(record),
         variant=variant or "",
+        role=family.variant_role(config, variant) if variant else "",
         icon=str(checkpoint.meta.get("icon", "")),
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)

@@ -15,16 +15,17 @@ import math
 import platform
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import imagexform
+from imagexform.data.samples import SampleDataset, as_samples, skipped_files
 from imagexform.data.sampling import ResumableSampler, derive_seed
 from imagexform.errors import CheckpointError, ConfigError, DataError
 from imagexform.family import Family, TrainConfig, TrainStep
@@ -52,6 +53,7 @@ class TrainResult:
     stopped_early: bool
     samples: Path | None
     validation: dict[str, float]
+    is_main: bool = True  # the process that logged and saved (rank 0 under torchrun)
 
 
 def seed_everything(seed: int) -> None:
@@ -136,35 +138,10 @@ class Trainer:
         _check_config(config)
         self.device = self.world.join(resolve_device(device))
         self.precision = choose_precision(self.device, config.precision, config.channels_last)
-
         seed_everything(config.seed)
-        self.train_data = family.dataset(config, data_root, "train")
-        if self.train_data is None or len(self.train_data) == 0:
-            raise DataError(f"{data_root}: no training images")
-        self.val_data = family.dataset(config, data_root, "val")
-        if config.early_stop_metric and self.val_data is None:
-            raise ConfigError(
-                f"early_stop_metric {config.early_stop_metric!r} needs a validation split: "
-                f"{data_root} has no val/ folder"
-            )
-
-        nets = family.build(config)
-        self.precision = fit_layout(self.precision, self.device, nets.values())
-        self.context = TrainContext(
-            self.device, self.precision, config.grad_clip, config.steps, self.world
-        )
-        if config.sync_batchnorm and self.world.distributed:
-            nets = sync_batchnorm(nets, self.device)
-        self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
-        broadcast_state(self.nets, self.world)
-        # Compiled wrappers share the parameters; state is saved from the plain modules so
-        # checkpoint keys never carry torch.compile's "_orig_mod." prefix.
-        stepped = (
-            {name: torch.compile(net) for name, net in self.nets.items()}
-            if config.compile
-            else self.nets
-        )
-        self.step_fn: TrainStep = family.train_step(config, stepped, self.context)
+        self.train_data, self.val_data = self._datasets()
+        self._build_networks()
+        self.step_fn: TrainStep = family.train_step(config, self._stepped(), self.context)
         self.optimizers = self.step_fn.optimizers()
         self.ema = (
             WeightAverage({n: self.nets[n] for n in family.ema_nets}, config.ema_decay)
@@ -185,6 +162,41 @@ class Trainer:
         if self.world.distributed:
             # Rank-specific randomness (dropout, noise) from here; weights stay rank 0's.
             seed_everything(derive_seed("rank", config.seed, self.world.rank, self.step))
+
+    def _datasets(self) -> tuple[SampleDataset, SampleDataset | None]:
+        """The family's train and val splits, held to the dataset contract (an ordinary
+        map-style dataset is wrapped so the sampler's seeds reach it)."""
+        config, root = self.config, self.data_root
+        train = self.family.dataset(config, root, "train")
+        if train is None or len(train) == 0:
+            raise DataError(f"{root}: no training images")
+        val = self.family.dataset(config, root, "val")
+        if config.early_stop_metric and val is None:
+            raise ConfigError(
+                f"early_stop_metric {config.early_stop_metric!r} needs a validation split: "
+                f"{root} has no val/ folder"
+            )
+        return as_samples(train), None if val is None else as_samples(val)
+
+    def _build_networks(self) -> None:
+        """The family's networks on the device, identical on every rank."""
+        config = self.config
+        nets = self.family.build(config)
+        self.precision = fit_layout(self.precision, self.device, nets.values())
+        self.context = TrainContext(
+            self.device, self.precision, config.grad_clip, config.steps, self.world
+        )
+        if config.sync_batchnorm and self.world.distributed:
+            nets = sync_batchnorm(nets, self.device)
+        self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
+        broadcast_state(self.nets, self.world)
+
+    def _stepped(self) -> dict[str, torch.nn.Module]:
+        """The networks the step runs. Compiled wrappers share the parameters; state is saved
+        from the plain modules so checkpoint keys never carry torch.compile's prefix."""
+        if not self.config.compile:
+            return self.nets
+        return {name: torch.compile(net) for name, net in self.nets.items()}
 
     # --- state -------------------------------------------------------------------------
     def _restore(self, checkpoint: Checkpoint) -> None:
@@ -298,11 +310,7 @@ class Trainer:
 
     def run(self) -> TrainResult:
         config = self.config
-        reporter = (
-            Reporter(self.run_dir, config.steps, self.step, config.log_every)
-            if self.is_main
-            else None
-        )
+        reporter = Reporter(self.run_dir, config.steps, self.step) if self.is_main else None
         checkpoint: Path | None = None
         samples: Path | None = None
         validation: dict[str, float] = {}
@@ -310,7 +318,7 @@ class Trainer:
         if self.step >= config.steps:
             if reporter:
                 reporter.message(f"already at step {self.step} of {config.steps}; nothing to do")
-            return TrainResult(self.step, None, False, None, {})
+            return TrainResult(self.step, None, False, None, {}, self.is_main)
         if reporter:
             reporter.message(self._data_summary())
             if self.initialised:
@@ -323,13 +331,15 @@ class Trainer:
                 factor = apply_lr(self.optimizers, config, self.step, self.steps_per_epoch)
                 self._set_mode(True)
                 metrics = self.step_fn(self.context.to_device(next(batches)))
-                _check_finite(metrics, self.step + 1)
                 broadcast_buffers(self.nets, self.world)
                 if self.ema is not None:
                     self.ema.update(self.nets)
                 self.step += 1
+                logged = None
+                if _due(self.step, max(1, config.log_every), config.steps):
+                    logged = _check_finite(metrics, self.step)  # the only device sync
                 if reporter:
-                    reporter.step(self.step, metrics, factor)
+                    reporter.step(self.step, logged, factor)
                 if reporter and _due(self.step, config.sample_every, config.steps):
                     samples = reporter.samples(self.step, self._grid(sample_items))
                 if (
@@ -355,10 +365,10 @@ class Trainer:
                             f"best {self.early_stopping.best:.4g}"
                         )
                     break
-        return TrainResult(self.step, checkpoint, stopped_early, samples, validation)
+        return TrainResult(self.step, checkpoint, stopped_early, samples, validation, self.is_main)
 
     def _data_summary(self) -> str:
-        skipped = len(getattr(self.train_data, "skipped", ()))
+        skipped = len(skipped_files(self.train_data))
         summary = f"data: {len(self.train_data)} training samples"
         if skipped:
             summary += f" ({skipped} unreadable skipped)"
@@ -381,12 +391,12 @@ class Trainer:
             if index >= self.config.val_max_images:
                 break
             for key, value in self.step_fn.evaluate(self.context.to_device(batch)).items():
-                totals[key] = totals.get(key, 0.0) + value
+                totals[key] = totals.get(key, 0.0) + float(value)
             count += 1
         return {f"val/{key}": value / max(1, count) for key, value in totals.items()}
 
     def _sample_items(self) -> list[dict[str, Any]]:
-        source: Dataset = self.val_data if self.val_data is not None else self.train_data
+        source: SampleDataset = self.val_data if self.val_data is not None else self.train_data
         rows = min(SAMPLE_ROWS, len(source))
         # fixed keys: the same crops at every sampling step, whatever the data order
         keys = list(range(rows)) if source is self.val_data else [(i, 0) for i in range(rows)]
@@ -403,12 +413,15 @@ def _due(step: int, every: int, total: int) -> bool:
     return step == total or (every > 0 and step % every == 0)
 
 
-def _check_finite(metrics: dict[str, float], step: int) -> None:
-    bad = [key for key, value in metrics.items() if not math.isfinite(value)]
+def _check_finite(metrics: Mapping[str, torch.Tensor | float], step: int) -> dict[str, float]:
+    """The step's losses as numbers (tensors are read here, a device sync), all finite."""
+    values = {key: float(value) for key, value in metrics.items()}
+    bad = [key for key, value in values.items() if not math.isfinite(value)]
     if bad:
         raise FloatingPointError(
             f"step {step}: non-finite loss {', '.join(bad)}; lower lr or enable grad_clip"
         )
+    return values
 
 
 def _check_config(config: TrainConfig) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.config import path_setting
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import GANConfig, path_setting
 
 
 @dataclass
-class SRConfig(TrainConfig):
+class SRConfig(GANConfig):
     image_size: int = 128  # HR crop (BasicSR's gt_size); the LR crop is image_size / scale
     batch_size: int = 16
     lr: float = 2e-4

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
-from imagexform.errors import ConfigError
+from imagexform.plugin_api import ConfigError
 from imagexform_sr.config import SRConfig
 
 MSRRESNET_SCALES = (2, 3, 4)

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.family import Family, Importer, IOSpec, TrainStep
+from imagexform.plugin_api import Family, Importer, IOSpec
 from imagexform_style.config import StyleConfig
 
 if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import Dataset
-
-    from imagexform.train.context import TrainContext
 
 ICON_SIZE = 96
 
@@ -26,7 +24,7 @@ class StyleFamily(Family):
     summary = "Fast neural style transfer: one painting's style in one forward pass"
     config_class = StyleConfig
     dataset_layout = "a folder of photos (content); the painting is --set style_image=PATH"
-    ema_nets = ("G",)
+    step_class = "imagexform_style.step:StyleStep"
 
     def build(self, config: StyleConfig) -> dict[str, nn.Module]:
         from imagexform_style.networks import TransformerNet
@@ -40,16 +38,6 @@ class StyleFamily(Family):
 
         return ContentDataset(Path(root), config.image_size)
 
-    def train_step(
-        self, config: StyleConfig, nets: dict[str, nn.Module], context: TrainContext
-    ) -> TrainStep:
-        from imagexform_style.step import StyleStep
-
-        return StyleStep(config, nets, context)
-
-    def inference_module(self, config: StyleConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        return nets["G"]
-
     def io_spec(self, config: StyleConfig) -> IOSpec:
         # Two stride-2 layers then two ×2 upsamplings: sizes must be multiples of 4 to come
         # back unchanged. Strength and colour preservation are post-processing.
@@ -61,7 +49,7 @@ class StyleFamily(Family):
 
     def icon(self, config: StyleConfig) -> bytes | None:
         """The painting, small: the editor shows it as the model's icon."""
-        from imagexform.io.images import encode_image
+        from imagexform.plugin_api import encode_image
         from imagexform_style.data import square
         from imagexform_style.step import load_style_image
 
