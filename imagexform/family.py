@@ -282,6 +282,16 @@ class Family(ABC):
         variant that classifies photos for the run's generator (face editing's attributes)."""
         return ""
 
+    def adopt(self, imported: Imported) -> Imported | None:
+        """This family's reading of networks that another family's importer recognised.
+
+        Some files cannot tell which family trained them: a junyanz ResNet generator is
+        pix2pix's, or one direction of a CycleGAN. When the user (``import --family``) or the
+        catalog says which, the importer's result is handed to that family, which returns it
+        as its own (its config, its network names) or None when the networks do not fit.
+        None by default: the family adopts nothing."""
+        return None
+
     def export_modules(
         self, config: TrainConfig, nets: dict[str, nn.Module]
     ) -> dict[str, nn.Module]:

@@ -61,7 +61,10 @@ def imagexform_catalog_entries() -> list[dict[str, Any]]:
     ``imagexform/catalog/catalog.toml``: ``name``, ``family``, ``task`` and an ``https://``
     ``url`` at least, and ``license``, ``citation``, ``archive_member``, ``size``, ``sha256``
     and ``set`` (importer settings) where known. The file must be one an importer (yours or
-    a family's) recognises. A name already in the catalog is ignored with a warning.
+    a family's) recognises; when that importer reads it as another family's model (a junyanz
+    generator is pix2pix's to the importer), the entry's ``family`` adopts it
+    (:meth:`Family.adopt <imagexform.family.Family.adopt>`), so a model keeps the family it
+    was trained as. A name already in the catalog is ignored with a warning.
     """
 
 

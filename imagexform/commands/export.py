@@ -151,6 +151,14 @@ def export_command(
     help="A setting the file cannot tell, e.g. --set scale=2 for some super-resolution files.",
 )
 @_TITLE
+@click.option(
+    "--family",
+    "family_name",
+    default=None,
+    metavar="NAME",
+    help="The family that trained the file, when its weights cannot tell (a junyanz "
+    "generator is pix2pix's or one direction of a CycleGAN: --family cyclegan).",
+)
 def import_command(
     foreign: Path,
     output: Path,
@@ -158,6 +166,7 @@ def import_command(
     tolerance: float | None,
     assignments: tuple[str, ...],
     title: str | None,
+    family_name: str | None,
 ) -> None:
     """Convert a reference implementation's checkpoint to an imagexform ONNX model.
 
@@ -169,7 +178,13 @@ def import_command(
 
     overrides = parse_assignments(assignments)
     report = import_foreign(
-        foreign, output, fp16=fp16, tolerance=tolerance, overrides=overrides, title=title
+        foreign,
+        output,
+        fp16=fp16,
+        tolerance=tolerance,
+        overrides=overrides,
+        title=title,
+        family_name=family_name,
     )
     click.echo(
         f"recognised by importer {report.info.provenance['importer']}: {report.info.description}"

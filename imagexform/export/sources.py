@@ -25,7 +25,7 @@ from imagexform.errors import UserError
 from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
 from imagexform.export.parity import base_edge
 from imagexform.export.shareable import Provenance, shareable_config, shareable_provenance
-from imagexform.family import Imported, Importer, IOSpec
+from imagexform.family import Family, Imported, Importer, IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
 from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, Checkpoint, load_checkpoint
@@ -233,16 +233,21 @@ def import_foreign(
     plugins: PluginHost | None = None,
     overrides: Mapping[str, str] | None = None,
     title: str | None = None,
+    family_name: str | None = None,
 ) -> ExportReport:
     """Export a foreign checkpoint through the first plugin importer that recognises it.
 
     ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell;
-    ``title`` names the model for its users (by default the family and the file's name)."""
+    ``title`` names the model for its users (by default the family and the file's name);
+    ``family_name`` is the family that trained it, when the file cannot say (a junyanz
+    generator is pix2pix's or CycleGAN's): that family adopts what the importer read."""
     path = Path(path)
     output = check_destination(Path(output_path))
     checkpoint = _load_foreign(path)
     plugin_host = plugins or host()
     imported, importer = _recognise(path, checkpoint, plugin_host.importers(), overrides)
+    if family_name is not None and family_name != imported.family:
+        imported = _adopted(path, imported, plugin_host.family(family_name))
     family = plugin_host.family(imported.family)
     owner = plugin_host.records[plugin_host.family_owner(family.name)]
     module = family.inference_module(imported.config, imported.nets)
@@ -264,6 +269,16 @@ def import_foreign(
         },
     )
     return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def _adopted(path: Path, imported: Imported, family: Family) -> Imported:
+    adopted = family.adopt(imported)
+    if adopted is None:
+        raise UserError(
+            f"{path}: holds a {imported.family} model ({imported.description}), which "
+            f"{family.name} cannot take"
+        )
+    return adopted
 
 
 def _recognise(

@@ -16,6 +16,9 @@ GeneratorName = Literal[
     "resnet_9blocks", "resnet_6blocks", "unet_32", "unet_64", "unet_128", "unet_256", "unet_512"
 ]
 
+# What a generator file carries (read off its layout by an importer); the rest is training.
+GENERATOR_SETTINGS = ("netG", "ngf", "norm", "dropout", "input_nc", "output_nc")
+
 
 @dataclass
 class CycleGANConfig(GANConfig):

@@ -6,11 +6,12 @@ inside the methods that need them.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.plugin_api import Family, IOSpec
-from imagexform_cyclegan.config import CycleGANConfig
+from imagexform.plugin_api import ConfigError, Family, Imported, IOSpec, apply_values
+from imagexform_cyclegan.config import GENERATOR_SETTINGS, CycleGANConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -50,6 +51,25 @@ class CycleGANFamily(Family):
 
     def variants(self, config: CycleGANConfig) -> dict[str, str]:
         return {"A2B": "G_A", "B2A": "G_B"}
+
+    def adopt(self, imported: Imported) -> Imported | None:
+        """A lone junyanz generator (``latest_net_G_A.pth``, the published ``horse2zebra.pth``)
+        is one direction of a CycleGAN: it becomes ``G_A`` under the same settings."""
+        if set(imported.nets) != {"G"}:
+            return None
+        given = asdict(imported.config)
+        try:
+            config = apply_values(
+                CycleGANConfig(), {key: given[key] for key in GENERATOR_SETTINGS if key in given}
+            )
+        except ConfigError:
+            return None
+        return Imported(
+            family=self.name,
+            config=config,
+            nets={"G_A": imported.nets["G"]},
+            description=f"CycleGAN, one direction: {imported.description}",
+        )
 
     def io_spec(self, config: CycleGANConfig) -> IOSpec:
         from imagexform.plugin_api import image_generator_size_multiple
