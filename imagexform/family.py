@@ -60,6 +60,12 @@ class TrainConfig:
     early_stop_metric: str = ""  # e.g. "val/psnr"; empty disables early stopping
     early_stop_mode: Literal["min", "max"] = "max"
     early_stop_patience: int = 5  # validations without improvement before stopping
+    # FID or KID (clean-fid) of the outputs on the validation split; lower is better, and the
+    # best checkpoint is kept as checkpoints/best. "val/fid" can drive early stopping (min).
+    eval_metric: Literal["", "fid", "kid"] = ""
+    eval_every: int = 1000  # steps between FID/KID measurements (and at the last step)
+    fid_mode: Literal["clean", "legacy_pytorch"] = "clean"  # clean-fid's feature mode
+    feature_weights: str = path_setting()  # the Inception weights file, for offline machines
     num_workers: int = 0  # DataLoader worker processes
     # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is missing) and on CPUs
     # with native bf16 (AVX512-BF16/AMX), fp32 elsewhere
@@ -173,6 +179,13 @@ class TrainStep(ABC):
     @abstractmethod
     def evaluate(self, batch: Mapping[str, Any]) -> Mapping[str, Tensor | float]:
         """Metrics on one held-out batch (called under ``torch.no_grad`` in eval mode)."""
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor] | None:
+        """For FID/KID while training (``eval_metric``): the family's output for one held-out
+        batch and real images of the domain it should resemble, both N×C×H×W in the IOSpec
+        value range. None (the default) when the family has no such pair. Called under
+        ``torch.no_grad`` in eval mode."""
+        return None
 
     @abstractmethod
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:

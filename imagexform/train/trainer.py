@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from imagexform.train.ema import WeightAverage
 from imagexform.train.interrupts import StopRequested, deferred_stop_requests
 from imagexform.train.reporting import Reporter, image_grid
 from imagexform.train.schedules import apply_lr
+
+if TYPE_CHECKING:
+    from imagexform.train.fidelity import FidelityProbe
 
 SAMPLE_ROWS = 4
 
@@ -151,6 +154,7 @@ class Trainer:
         self.early_stopping = EarlyStopping(
             config.early_stop_metric, config.early_stop_mode, config.early_stop_patience
         )
+        self.fidelity = self._fidelity_probe()
         icon = family.icon(config)  # computed now: a missing source file stops before step 1
         self.icon = base64.b64encode(icon).decode("ascii") if icon else ""
         self.step = 0
@@ -177,6 +181,24 @@ class Trainer:
                 f"{root} has no val/ folder"
             )
         return as_samples(train), None if val is None else as_samples(val)
+
+    def _fidelity_probe(self) -> FidelityProbe | None:
+        """The FID/KID probe when ``eval_metric`` asks for one, on the main process (which
+        validates); its feature network loads now, so a missing file stops before step 1."""
+        config = self.config
+        if not config.eval_metric:
+            return None
+        if self.val_data is None:
+            raise ConfigError(
+                f"eval_metric {config.eval_metric!r} needs a validation split: "
+                f"{self.data_root} has no val/ folder"
+            )
+        if not self.is_main:
+            return None
+        from imagexform.train.fidelity import FidelityProbe
+
+        value_range = self.family.io_spec(config).value_range
+        return FidelityProbe(config, value_range, self.family.name)
 
     def _build_networks(self) -> None:
         """The family's networks on the device, identical on every rank."""
@@ -213,6 +235,8 @@ class Trainer:
             load_optimizer_state(optimizer, state["optimizers"][name])
         self.context.scaler.load_state_dict(state["scaler"])
         self.early_stopping.load_state_dict(state["early_stopping"])
+        if self.fidelity is not None:
+            self.fidelity.load_state_dict(state.get("fidelity", {}))
         restore_rng(state["rng"])
         self.step = checkpoint.step
 
@@ -239,7 +263,7 @@ class Trainer:
             self.ema.load_state_dicts({n: self.nets[n].state_dict() for n in self.ema.nets})
         self.initialised = f"initialised {', '.join(loaded)} from {source.path}"
 
-    def save(self) -> Path | None:
+    def save(self, best: bool = False) -> Path | None:
         if not self.is_main:
             return None
         meta = {
@@ -263,6 +287,7 @@ class Trainer:
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "scaler": self.context.scaler.state_dict(),
             "early_stopping": self.early_stopping.state_dict(),
+            "fidelity": self.fidelity.state_dict() if self.fidelity else {},
             "rng": capture_rng(),
         }
         return save_checkpoint(
@@ -273,6 +298,7 @@ class Trainer:
             ema=self.ema.state_dicts() if self.ema else {},
             state=state,
             keep_last=self.config.keep_last,
+            best=best,
         )
 
     @property
@@ -342,20 +368,16 @@ class Trainer:
                     reporter.step(self.step, logged, factor)
                 if reporter and _due(self.step, config.sample_every, config.steps):
                     samples = reporter.samples(self.step, self._grid(sample_items))
-                if (
-                    self.is_main
-                    and self.val_data is not None
-                    and _due(self.step, config.val_every, config.steps)
-                ):
-                    validation = self.validate()
-                    if reporter:
-                        reporter.scalars(self.step, validation)
-                    stopped_early = self.early_stopping.should_stop(validation)
+                results, best = self._evaluate(reporter) if self.is_main else ({}, False)
+                validation = results or validation
+                if results:
+                    stopped_early = self._should_stop(results)
                 stopped_early, stopping = self.world.any(
                     (stopped_early, stop.is_set()), self.device
                 )
-                if stopped_early or stopping or _due(self.step, config.save_every, config.steps):
-                    checkpoint = self.save()
+                saving = stopped_early or stopping or best
+                if saving or _due(self.step, config.save_every, config.steps):
+                    checkpoint = self.save(best=best)
                 if stopping:
                     raise StopRequested
                 if stopped_early:
@@ -366,6 +388,41 @@ class Trainer:
                         )
                     break
         return TrainResult(self.step, checkpoint, stopped_early, samples, validation, self.is_main)
+
+    def _evaluate(self, reporter: Reporter | None) -> tuple[dict[str, float], bool]:
+        """The validation metrics and FID/KID due at this step, logged; and whether FID/KID
+        just reached its best (that checkpoint is kept as ``best``)."""
+        config, results, best = self.config, {}, False
+        if self.val_data is not None and _due(self.step, config.val_every, config.steps):
+            results.update(self.validate())
+        if self.fidelity is not None and _due(self.step, config.eval_every, config.steps):
+            value = self.measure_fidelity()
+            results[self.fidelity.key] = value
+            best = self.fidelity.improved(value)
+        if results and reporter:
+            reporter.scalars(self.step, results)
+        return results, best
+
+    def _should_stop(self, results: dict[str, float]) -> bool:
+        """Early stopping on this round's results; FID/KID rounds that come without the
+        metric it watches (or plain rounds without FID/KID it watches) do not count."""
+        metric = self.config.early_stop_metric
+        fidelity_key = self.fidelity.key if self.fidelity else ""
+        plain_round = any(key != fidelity_key for key in results)
+        if metric in results or (metric != fidelity_key and plain_round):
+            return self.early_stopping.should_stop(results)
+        return False
+
+    @torch.no_grad()
+    def measure_fidelity(self) -> float:
+        """FID/KID of the family's outputs on (at most ``val_max_images`` of) the val split."""
+        assert self.fidelity is not None and self.val_data is not None
+        self._set_mode(False)
+        loader = DataLoader(self.val_data, batch_size=1, shuffle=False)
+        batches = (b for _, b in zip(range(self.config.val_max_images), loader, strict=False))
+        return self.fidelity.measure(
+            self.step_fn.fidelity_pair(self.context.to_device(batch)) for batch in batches
+        )
 
     def _data_summary(self) -> str:
         skipped = len(skipped_files(self.train_data))

@@ -82,6 +82,10 @@ class CycleGANStep(TrainStep):
             "cycle_B": F.l1_loss(self.G_A(self.G_B(real_b)), real_b),
         }
 
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """A→B, the direction exported by default, against real B images."""
+        return self.G_A(batch["A"]), batch["B"]
+
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         fake_b = self.G_A(real_a)

@@ -70,5 +70,8 @@ class Pix2PixStep(TrainStep):
             "psnr": psnr_db(fake_b, batch["B"], value_range=(-1.0, 1.0)),
         }
 
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        return self.G(batch["A"]), batch["B"]
+
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         return [batch["A"], self.G(batch["A"]), batch["B"]]
