@@ -17,6 +17,7 @@ from torch import nn
 pytest.importorskip("cleanfid")
 pytest.importorskip("onnx")
 from batch_models import info, invert_model
+from feature_nets import tiny_inception_weights
 from onnx_models import identity
 
 from imagexform.cli import cli
@@ -27,26 +28,9 @@ from imagexform.fidelity.features import FeatureError, custom_extractor, load_ex
 from imagexform.io.images import list_images
 
 
-class TinyInception(nn.Module):
-    """The interface of clean-fid's TorchScript Inception (``layers`` giving N×2048
-    features) with a few random convolutions: a real network through the real loader."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.layers = nn.Sequential(
-            nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(16), nn.Flatten()
-        )
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        return self.layers(x)
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "tiny-inception.pt"
-    torch.jit.script(TinyInception().eval()).save(str(path))
-    return path
+    return tiny_inception_weights(tmp_path_factory.mktemp("weights"))
 
 
 def shapes(folder: Path, count: int, bright: bool, size: int = 48, seed: int = 0) -> Path:

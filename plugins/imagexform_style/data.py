@@ -37,8 +37,7 @@ class ContentDataset(SampleDataset):
     """``{"content": 3×S×S float tensor in 0..255, "path": str}``; ``skipped`` lists
     unreadable files."""
 
-    def __init__(self, root: Path, image_size: int) -> None:
-        folder = root / "train" if (root / "train").is_dir() else root
+    def __init__(self, folder: Path, image_size: int) -> None:
         if not folder.is_dir():
             raise DataError(f"{display_path(folder)}: content folder does not exist")
         readable, self.skipped = readable_images(folder)

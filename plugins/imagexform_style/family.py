@@ -23,7 +23,10 @@ class StyleFamily(Family):
     name = "style"
     summary = "Fast neural style transfer: one painting's style in one forward pass"
     config_class = StyleConfig
-    dataset_layout = "a folder of photos (content); the painting is --set style_image=PATH"
+    dataset_layout = (
+        "a folder of photos (content), or train/ and val/ sub-folders (val/ for FID/KID); "
+        "the painting is --set style_image=PATH"
+    )
     step_class = "imagexform_style.step:StyleStep"
 
     def build(self, config: StyleConfig) -> dict[str, nn.Module]:
@@ -32,11 +35,16 @@ class StyleFamily(Family):
         return {"G": TransformerNet(config.width)}
 
     def dataset(self, config: StyleConfig, root: Path, split: str) -> Dataset | None:
-        if split != "train":
-            return None  # style has no ground truth to validate against
+        """Photos in ``train/`` (or the folder itself); ``val/`` photos, when present, are
+        what FID/KID restyles (there is no ground truth to validate against otherwise)."""
         from imagexform_style.data import ContentDataset
 
-        return ContentDataset(Path(root), config.image_size)
+        root = Path(root)
+        if split == "train":
+            return ContentDataset(
+                root / "train" if (root / "train").is_dir() else root, config.image_size
+            )
+        return ContentDataset(root / split, config.image_size) if (root / split).is_dir() else None
 
     def io_spec(self, config: StyleConfig) -> IOSpec:
         # Two stride-2 layers then two ×2 upsamplings: sizes must be multiples of 4 to come

@@ -55,6 +55,8 @@ class StyleStep(TrainStep):
         with torch.no_grad():
             features = self.vgg(painting.to(context.device) / 255.0)
         self.grams = {layer: gram_matrix(features[layer]) for layer in self.layers}
+        self.painting = painting
+        self.crops = 0
         self.optimizer = self.adam("G", self.G)
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
@@ -83,6 +85,31 @@ class StyleStep(TrainStep):
 
     def evaluate(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         return {}
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """Restyled photos against crops of the painting at the photos' size (as ArtFID
+        compares stylised images with their style): the painting is the only real image of
+        the target domain."""
+        photos = batch["content"]
+        crops = [self._painting_crop(photos.shape[-2:]) for _ in range(len(photos))]
+        return self.G(photos).clamp(0, 255), torch.cat(crops).to(photos.device)
+
+    def _painting_crop(self, size: torch.Size) -> Tensor:
+        """The next crop of the painting, stepping across it by the golden ratio so that a
+        validation split's crops cover the painting evenly (deterministic for a run)."""
+        height, width = int(size[0]), int(size[1])
+        painting = self.painting
+        if painting.shape[-2] < height or painting.shape[-1] < width:
+            grow = max(height / painting.shape[-2], width / painting.shape[-1])
+            rows = max(height, round(painting.shape[-2] * grow))
+            columns = max(width, round(painting.shape[-1] * grow))
+            painting = F.interpolate(painting, size=(rows, columns), mode="bicubic")
+            painting = painting.clamp(0, 255)
+        self.crops += 1
+        spare_y, spare_x = painting.shape[-2] - height, painting.shape[-1] - width
+        top = round((self.crops * 0.618034) % 1 * spare_y)
+        left = round((self.crops * 0.381966) % 1 * spare_x)
+        return painting[..., top : top + height, left : left + width]
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         return [batch["content"], self.G(batch["content"]).clamp(0, 255)]
