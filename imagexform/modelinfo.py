@@ -35,6 +35,10 @@ class ModelInfo:
     provenance: dict[str, Any] = field(default_factory=dict)
     variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
     icon: str = ""  # base64 PNG the editor shows for the model (a style model's painting)
+    task: str = ""  # what an imported model does: "super-resolution", "restoration", ...
+    # Imported models: architecture name, sub-type, parameters, GFLOPs per megapixel, licence
+    # note... (see imagexform.export.importing.architecture_record)
+    architecture: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -77,6 +81,8 @@ class ModelInfo:
                 provenance=dict(raw.get("provenance", {})),
                 variant=str(raw.get("variant", "")),
                 icon=str(raw.get("icon", "")),
+                task=str(raw.get("task", "")),
+                architecture=dict(raw.get("architecture", {})),
                 schema_version=version,
             )
         except UserError:

@@ -70,6 +70,7 @@ class ExportReport:
     opset: int
     tolerance: float
     parity: list[ParityResult]
+    exporter: str = "dynamo"  # which of torch's exporters wrote the file ("torchscript")
 
 
 class _FileContract(nn.Module):
