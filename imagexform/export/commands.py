@@ -224,6 +224,8 @@ def import_command(
     click.echo(
         f"recognised by importer {report.info.provenance['importer']}: {report.info.description}"
     )
+    for failure in report.exporter_failures:
+        click.echo(f"note: {failure}")
     click.echo(f"exported with torch's {report.exporter} exporter")
     _print_report(report)
 
@@ -266,6 +268,8 @@ def _io_lines(io: IOSpec) -> list[str]:
 
 
 def _info_lines(info: ModelInfo) -> list[str]:
+    from imagexform.architecture_text import architecture_lines
+
     plugin = f" (plugin {info.plugin} {info.plugin_version or ''})".rstrip() if info.plugin else ""
     tile = "chosen by the runtime" if info.tile.tile_size == 0 else str(info.tile.tile_size)
     lines = [
@@ -274,6 +278,7 @@ def _info_lines(info: ModelInfo) -> list[str]:
     ]
     if info.description:
         lines.append(f"description: {info.description}")
+    lines += architecture_lines(info)
     lines += [
         f"precision:   {info.precision}",
         *_io_lines(info.io),

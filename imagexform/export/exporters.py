@@ -83,12 +83,12 @@ def _contract(module: nn.Module, fp16: bool) -> nn.Module:
 
 
 def _torchscript(module: nn.Module, info: ModelInfo, destination: Path, fp16: bool) -> None:
-    """The legacy exporter, with height and width dynamic under names."""
+    """The legacy exporter, with height and width dynamic under names and the batch fixed at
+    one (see :func:`check_sizes`)."""
     names = input_names(info)
-    inputs = example_inputs(info, (2, *_example_size(info)), torch.Generator().manual_seed(0))
-    axes: dict[str, dict[int, str]] = {names[0]: {0: "batch", 2: "height", 3: "width"}}
-    axes.update({name: {0: "batch"} for name in names[1:]})
-    axes[OUTPUT] = {0: "batch", 2: "out_height", 3: "out_width"}
+    inputs = example_inputs(info, (1, *_example_size(info)), torch.Generator().manual_seed(0))
+    axes: dict[str, dict[int, str]] = {names[0]: {2: "height", 3: "width"}}
+    axes[OUTPUT] = {2: "out_height", 3: "out_width"}
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -131,6 +131,21 @@ def _dynamo_in_child(rebuild: Rebuild, info: ModelInfo, destination: Path, fp16:
         raise ExportError(lines[-1] if lines else f"exited with status {done.returncode}")
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def check_sizes(exporter: str, multiple: int) -> list[tuple[int, int, int]]:
+    """The parity check's sizes. The TorchScript exporter turns ``int(tensor)`` into a
+    constant, and the Swin family computes the batch that way when it reassembles windows, so
+    a graph traced at batch 2 silently mixes images at batch 1; its files take one image (the
+    runtime runs one tile at a time) and are checked at batch 1."""
+    sizes = default_check_sizes(multiple)
+    if exporter == "torchscript":
+        return [(1, height, width) for _, height, width in sizes]
+    return sizes
+
+
 def _stamp(raw: Path, info: ModelInfo) -> int:
     """Write the metadata into the exported file, cap its IR version at what onnxruntime
     reads, and return its opset."""
@@ -168,7 +183,6 @@ def _attempt(
     *,
     fp16: bool,
     tolerance: float,
-    check_sizes: Sequence[tuple[int, int, int]],
 ) -> _Attempt:
     info = dataclasses.replace(info, provenance={**info.provenance, "exporter": exporter})
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
@@ -179,7 +193,8 @@ def _attempt(
             _torchscript(module, info, temporary, fp16)
         opset = _stamp(temporary, info)
         reference = _FileContract(module.eval(), half=False).eval()
-        parity = check_parity(temporary, reference, info, list(check_sizes), tolerance)
+        sizes = check_sizes(exporter, info.io.size_multiple)
+        parity = check_parity(temporary, reference, info, sizes, tolerance)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -202,7 +217,6 @@ def export_with_fallback(
     if fp16:
         info = dataclasses.replace(info, precision="fp16")
     tolerance = tolerance if tolerance is not None else FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-    sizes = default_check_sizes(info.io.size_multiple)
     failures = []
     for exporter in exporters:
         try:
@@ -214,14 +228,20 @@ def export_with_fallback(
                 rebuild,
                 fp16=fp16,
                 tolerance=tolerance,
-                check_sizes=sizes,
             )
         except ExportError as exc:
-            failures.append(f"{path}: {exporter} exporter failed: {exc}")
+            failures.append(f"{path}: {exporter} exporter failed: {_one_line(exc)}")
             continue
         os.replace(done.temporary, path)
         return ExportReport(
-            path, path.stat().st_size, done.info, done.opset, tolerance, done.parity, exporter
+            path,
+            path.stat().st_size,
+            done.info,
+            done.opset,
+            tolerance,
+            done.parity,
+            exporter,
+            tuple(failures),
         )
     raise ExportError("\n".join(failures))
 

@@ -71,6 +71,7 @@ class ExportReport:
     tolerance: float
     parity: list[ParityResult]
     exporter: str = "dynamo"  # which of torch's exporters wrote the file ("torchscript")
+    exporter_failures: tuple[str, ...] = ()  # why the exporters tried before it failed
 
 
 class _FileContract(nn.Module):
