@@ -198,16 +198,25 @@ def test_broken_safetensors_is_one_line(tmp_path, damage):
 
 
 def test_export_failing_with_both_exporters_names_both_and_writes_nothing(tmp_path):
-    from spandrel.architectures.DAT import DAT
+    from spandrel.architectures.RGT import RGT
 
-    # embed_dim 12 leaves DAT's position-bias layers zero wide: torch runs it, neither
-    # exporter's file does
+    # this narrow an RGT leaves its position-bias layer norms zero wide: torch runs it, but
+    # dynamo's file fixes the size and ONNX Runtime refuses the TorchScript file's norms
     torch.manual_seed(0)
-    net = DAT(img_size=16, embed_dim=12, split_size=[2, 4], depth=[2], num_heads=[2], upscale=2)
-    message = _refused(save_pth(net, tmp_path / "dat.pth", "params"), tmp_path)
+    net = RGT(img_size=16, embed_dim=16, depth=[2], num_heads=[2], split_size=[4, 4], upscale=2)
+    message = _refused(save_pth(net, tmp_path / "rgt.pth", "params"), tmp_path)
     lines = message.splitlines()
     assert len(lines) == 2
     assert "dynamo exporter failed" in lines[0] and "torchscript exporter failed" in lines[1]
+
+
+def test_a_network_that_does_not_run_in_torch_is_one_line(tmp_path):
+    from spandrel.architectures.DAT import DAT
+
+    torch.manual_seed(0)  # embed_dim 12 leaves DAT a convolution with no output channels
+    net = DAT(img_size=16, embed_dim=12, split_size=[2, 4], depth=[2], num_heads=[2], upscale=2)
+    message = _refused(save_pth(net, tmp_path / "dat.pth", "params"), tmp_path)
+    assert len(message.splitlines()) == 1 and "does not run in torch" in message
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".ckpt"])

@@ -212,7 +212,8 @@ def export_with_fallback(
     tolerance: float | None = None,
 ) -> ExportReport:
     """Write ``module`` to ``path`` with the first of ``exporters`` whose file passes the
-    parity check; when every one fails, raise one line per exporter and write nothing."""
+    parity check; when every one fails, raise one line per exporter, each naming the source
+    file, and write nothing."""
     path = check_destination(Path(path))
     if fp16:
         info = dataclasses.replace(info, precision="fp16")
@@ -230,7 +231,7 @@ def export_with_fallback(
                 tolerance=tolerance,
             )
         except ExportError as exc:
-            failures.append(f"{path}: {exporter} exporter failed: {_one_line(exc)}")
+            failures.append(f"{rebuild.path}: {exporter} exporter failed: {_one_line(exc)}")
             continue
         os.replace(done.temporary, path)
         return ExportReport(

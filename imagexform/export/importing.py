@@ -116,8 +116,14 @@ def measure(module: nn.Module, io: IOSpec) -> dict[str, Any]:
     edge = max(base_edge(multiple), multiple * math.ceil(MEASURE_EDGE / multiple))
     image = torch.rand(1, io.channels, edge, edge)
     counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        module.eval()(image)
+    try:
+        with counter, torch.inference_mode():
+            module.eval()(image)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"the network does not run in torch on a {io.channels}×{edge}×{edge} image ({reason})"
+        ) from None
     return {
         "parameters": sum(p.numel() for p in module.parameters()),
         "gflops_per_megapixel": round(counter.get_total_flops() / (edge * edge) * 1e6 / 1e9, 3),
@@ -192,7 +198,10 @@ def import_foreign(
     importers = ranked_importers(plugin_host, only)
     checkpoint = _mapping(path, read_foreign(path), importers)
     importer, imported = select(path, checkpoint, importers, overrides)
-    module, info = _model_info(path, importer, imported, plugin_host, title)
+    try:
+        module, info = _model_info(path, importer, imported, plugin_host, title)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
     rebuild = Rebuild(str(path.resolve()), importer.name, dict(overrides or {}))
     return export_with_fallback(
         module, info, output, rebuild, exporters=exporters, fp16=fp16, tolerance=tolerance
