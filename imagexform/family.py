@@ -165,6 +165,9 @@ class Importer(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     priority: ClassVar[int] = 100
+    # True for networks from code we do not maintain (spandrel's): torch's dynamo exporter has
+    # crashed the process on some, so it runs on them in a child process
+    isolate_export: ClassVar[bool] = False
 
     def detect(self, checkpoint: Mapping[str, Any]) -> bool:
         """Whether ``checkpoint`` looks like this importer's format, from its keys and tensor

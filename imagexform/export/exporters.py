@@ -146,6 +146,11 @@ def check_sizes(exporter: str, multiple: int) -> list[tuple[int, int, int]]:
     return sizes
 
 
+def _dynamo_here(module: nn.Module, info: ModelInfo, destination: Path, fp16: bool) -> None:
+    program = _trace(_contract(module, fp16), info, _example_size(info))
+    program.save(str(destination), external_data=False)
+
+
 def _stamp(raw: Path, info: ModelInfo) -> int:
     """Write the metadata into the exported file, cap its IR version at what onnxruntime
     reads, and return its opset."""
@@ -179,7 +184,7 @@ def _attempt(
     module: nn.Module,
     info: ModelInfo,
     path: Path,
-    rebuild: Rebuild,
+    rebuild: Rebuild | None,
     *,
     fp16: bool,
     tolerance: float,
@@ -187,8 +192,10 @@ def _attempt(
     info = dataclasses.replace(info, provenance={**info.provenance, "exporter": exporter})
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
-        if exporter == "dynamo":
+        if exporter == "dynamo" and rebuild is not None:
             _dynamo_in_child(rebuild, info, temporary, fp16)
+        elif exporter == "dynamo":
+            _dynamo_here(module, info, temporary, fp16)
         else:
             _torchscript(module, info, temporary, fp16)
         opset = _stamp(temporary, info)
@@ -205,15 +212,19 @@ def export_with_fallback(
     module: nn.Module,
     info: ModelInfo,
     path: Path | str,
-    rebuild: Rebuild,
+    source: Path,
+    rebuild: Rebuild | None = None,
     *,
     exporters: Sequence[str] = EXPORTERS,
     fp16: bool = False,
     tolerance: float | None = None,
 ) -> ExportReport:
     """Write ``module`` to ``path`` with the first of ``exporters`` whose file passes the
-    parity check; when every one fails, raise one line per exporter, each naming the source
-    file, and write nothing."""
+    parity check; when every one fails, raise one line per exporter, each naming ``source``
+    (the file the network came from), and write nothing.
+
+    With ``rebuild`` the dynamo exporter runs in a child process that rebuilds the network
+    that way (code we do not maintain, which may crash it); without, in this process."""
     path = check_destination(Path(path))
     if fp16:
         info = dataclasses.replace(info, precision="fp16")
@@ -231,7 +242,7 @@ def export_with_fallback(
                 tolerance=tolerance,
             )
         except ExportError as exc:
-            failures.append(f"{rebuild.path}: {exporter} exporter failed: {_one_line(exc)}")
+            failures.append(f"{source}: {exporter} exporter failed: {_one_line(exc)}")
             continue
         os.replace(done.temporary, path)
         return ExportReport(

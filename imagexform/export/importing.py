@@ -202,9 +202,11 @@ def import_foreign(
         module, info = _model_info(path, importer, imported, plugin_host, title)
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
-    rebuild = Rebuild(str(path.resolve()), importer.name, dict(overrides or {}))
+    rebuild = None
+    if importer.isolate_export:
+        rebuild = Rebuild(str(path.resolve()), importer.name, dict(overrides or {}))
     return export_with_fallback(
-        module, info, output, rebuild, exporters=exporters, fp16=fp16, tolerance=tolerance
+        module, info, output, path, rebuild, exporters=exporters, fp16=fp16, tolerance=tolerance
     )
 
 

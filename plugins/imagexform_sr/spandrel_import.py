@@ -122,6 +122,7 @@ class SpandrelImporter(Importer):
     name = "spandrel"
     summary = "spandrel's SR/restoration architectures (SwinIR, HAT, DAT, SPAN, Compact, ...)"
     priority = PRIORITY
+    isolate_export = True
 
     def detect(self, checkpoint: Mapping[str, Any]) -> bool:
         state, _ = unwrap_state_dict(checkpoint)
