@@ -241,3 +241,9 @@ def test_reference_padding_helper_matches_torch_reflect():
     ours = pad_to(image[0].permute(1, 2, 0).numpy(), 12, 8).transpose(2, 0, 1)
     theirs = F.pad(image, (0, 1, 0, 3), mode="reflect")[0].numpy()
     assert np.array_equal(ours, theirs)
+
+
+def test_half_precision_is_refused_where_spandrel_says_it_breaks(tmp_path):
+    source = save_pth(random_net("SwinIR"), tmp_path / "swinir.pth", "params")
+    message = _refused(source, tmp_path, "--fp16")
+    assert "half precision" in message and len(message.splitlines()) == 1

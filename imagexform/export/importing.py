@@ -88,7 +88,8 @@ def select(
     tries. When none matches, one line lists the importers tried and the file's first keys."""
     refusals = []
     for importer in importers:
-        if not importer.detect(checkpoint):
+        asks_load = type(importer).detect is Importer.detect  # its detect would load anyway
+        if not asks_load and not importer.detect(checkpoint):
             refusals.append(importer.name)
             continue
         try:
@@ -198,6 +199,9 @@ def import_foreign(
     importers = ranked_importers(plugin_host, only)
     checkpoint = _mapping(path, read_foreign(path), importers)
     importer, imported = select(path, checkpoint, importers, overrides)
+    if fp16 and imported.architecture.get("supports_half") is False:
+        name = imported.architecture.get("name", importer.name)
+        raise UserError(f"{path}: {name} does not compute correctly in half precision; drop --fp16")
     try:
         module, info = _model_info(path, importer, imported, plugin_host, title)
     except UserError as exc:
