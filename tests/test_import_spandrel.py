@@ -85,6 +85,7 @@ def test_default_export_tries_dynamo_first_and_records_the_exporter(tmp_path):
     _compare(out, net, 1, False)
 
 
+@pytest.mark.slow  # a child process imports torch and runs the dynamo exporter
 def test_dynamo_crash_on_span_falls_back_to_torchscript(tmp_path):
     """torch 2.14's dynamo exporter segfaults on SPAN; the CLI survives it in a child."""
     net = random_net("SPAN")
@@ -197,6 +198,7 @@ def test_broken_safetensors_is_one_line(tmp_path, damage):
     assert len(message.splitlines()) == 1 and ".safetensors" in message
 
 
+@pytest.mark.slow  # a child process imports torch and runs the dynamo exporter
 def test_export_failing_with_both_exporters_names_both_and_writes_nothing(tmp_path):
     from spandrel.architectures.RGT import RGT
 
