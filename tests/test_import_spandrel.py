@@ -249,3 +249,14 @@ def test_half_precision_is_refused_where_spandrel_says_it_breaks(tmp_path):
     source = save_pth(random_net("SwinIR"), tmp_path / "swinir.pth", "params")
     message = _refused(source, tmp_path, "--fp16")
     assert "half precision" in message and len(message.splitlines()) == 1
+
+
+def test_the_averaged_weights_are_preferred_and_wrappers_unwrap():
+    from imagexform.export.foreign_files import unwrap_state_dict
+
+    ema, raw = {"conv.weight": torch.ones(1)}, {"conv.weight": torch.zeros(1)}
+    state, entry = unwrap_state_dict({"params": raw, "params_ema": ema, "iter": 5})
+    assert entry == "params_ema" and state["conv.weight"].item() == 1
+    nested = {"state_dict": {"module.conv.weight": torch.ones(1)}, "epoch": 3}
+    assert unwrap_state_dict(nested) == ({"conv.weight": torch.ones(1)}, "state_dict")
+    assert unwrap_state_dict({"epoch": 3}) == ({}, "")
