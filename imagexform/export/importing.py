@@ -27,7 +27,7 @@ from imagexform.errors import UserError
 from imagexform.export.exporters import EXPORTERS, Rebuild, export_with_fallback
 from imagexform.export.foreign_files import read_foreign, unwrap_state_dict
 from imagexform.export.onnx_export import ExportReport, check_destination
-from imagexform.export.parity import base_edge
+from imagexform.export.parity import base_edge, example_inputs
 from imagexform.export.shareable import shareable_config
 from imagexform.family import Imported, Importer, IOSpec
 from imagexform.modelinfo import ModelInfo
@@ -110,16 +110,17 @@ def select(
 
 
 def measure(module: nn.Module, io: IOSpec) -> dict[str, Any]:
-    """Parameter count and GFLOPs per megapixel of input, counted on one small input."""
+    """Parameter count and GFLOPs per megapixel of input, counted on one small input (with
+    the conditions the model takes, at random values)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     multiple = io.size_multiple
     edge = max(base_edge(multiple), multiple * math.ceil(MEASURE_EDGE / multiple))
-    image = torch.rand(1, io.channels, edge, edge)
+    inputs = example_inputs(ModelInfo(family="", io=io), (1, edge, edge), torch.Generator())
     counter = FlopCounterMode(display=False)
     try:
         with counter, torch.inference_mode():
-            module.eval()(image)
+            module.eval()(*inputs)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
