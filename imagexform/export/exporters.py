@@ -45,6 +45,7 @@ from imagexform.export.onnx_export import (
     check_destination,
 )
 from imagexform.export.parity import (
+    ParityResult,
     base_edge,
     check_parity,
     default_check_sizes,
@@ -176,7 +177,7 @@ class _Attempt:
     temporary: Path
     info: ModelInfo
     opset: int
-    parity: list
+    parity: list[ParityResult]
 
 
 def _attempt(
