@@ -59,7 +59,7 @@ def _small_nets() -> dict[str, Callable[[], nn.Module]]:
         ),
         "RealPLKSR": lambda: RealPLKSR(dim=32, n_blocks=6, upscaling_factor=4),
         "OmniSR": lambda: OmniSR(num_feat=32, block_num=1, window_size=8, res_num=2, up_scale=4),
-        "SCUNet": lambda: SCUNet(config=[1, 1, 1, 1, 1, 1, 1], dim=32),
+        "SCUNet": lambda: SCUNet(config=[1, 1, 1, 1, 1, 1, 1], dim=64),
         "NAFNet": lambda: NAFNet(
             width=16, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1]
         ),
@@ -123,8 +123,8 @@ def _markdown(rows: list[dict[str, object]]) -> list[str]:
     for row in rows:
         if row["exporter"] == "none":
             lines.append(
-                f"| {row['architecture']} | {'y' if row['detected'] else 'n'} | none (both "
-                "failed) | — | — | — |"
+                f"| {row['architecture']} | {'y' if row['detected'] else 'n'} | none: "
+                f"{str(row['error']).split(': ', 1)[-1]} | — | — | — |"
             )
             continue
         size = f"multiple of {row['size_multiple']}, min {row['minimum']}"
