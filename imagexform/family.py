@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from imagexform.config import path_setting
+from imagexform.errors import UserError
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -201,13 +202,38 @@ class Imported:
     config: TrainConfig
     nets: dict[str, nn.Module]
     description: str = ""
+    # What the importer learnt about the network beyond the family's config (spandrel's model
+    # descriptor: architecture name and sub-type, tags, size requirements, half-precision
+    # support, a licence note); recorded in the model's metadata and shown by ``models info``.
+    architecture: dict[str, Any] = field(default_factory=dict)
+    task: str = ""  # what the model does ("super-resolution", "restoration", ...)
 
 
 class Importer(ABC):
-    """Recognises and converts one foreign checkpoint format (usually a reference repo's)."""
+    """Recognises and converts one foreign checkpoint format (usually a reference repo's).
+
+    As spandrel does it, recognising (:meth:`detect`, cheap) is apart from loading
+    (:meth:`load`, builds the network), and the order importers are asked in is an explicit
+    ``priority`` rather than plugin registration order: lower runs first. Importers that know
+    one layout exactly keep the default; broad fallbacks (spandrel) take a high number."""
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
+    priority: ClassVar[int] = 100
+    # True for networks from code we do not maintain (spandrel's): torch's dynamo exporter has
+    # crashed the process on some, so it runs on them in a child process
+    isolate_export: ClassVar[bool] = False
+
+    def detect(self, checkpoint: Mapping[str, Any]) -> bool:
+        """Whether ``checkpoint`` looks like this importer's format, from its keys and tensor
+        shapes alone. The default asks :meth:`load`, which is correct but builds networks;
+        override it with a check that builds nothing."""
+        try:
+            return self.load(checkpoint) is not None
+        except UserError:  # recognised, but needs a setting only the user can give
+            return True
+        except Exception:
+            return False
 
     @abstractmethod
     def load(

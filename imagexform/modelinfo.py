@@ -40,6 +40,10 @@ class ModelInfo:
     variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
     role: str = ""  # "" for an image transform; CLASSIFIER_ROLE for a generator's classifier
     icon: str = ""  # base64 PNG the editor shows for the model (a style model's painting)
+    task: str = ""  # what an imported model does: "super-resolution", "restoration", ...
+    # Imported models: architecture name, sub-type, parameters, GFLOPs per megapixel, licence
+    # note... (see imagexform.export.importing.architecture_record)
+    architecture: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -83,6 +87,8 @@ class ModelInfo:
                 variant=str(raw.get("variant", "")),
                 role=str(raw.get("role", _legacy_role(raw))),
                 icon=str(raw.get("icon", "")),
+                task=str(raw.get("task", "")),
+                architecture=dict(raw.get("architecture", {})),
                 schema_version=version,
             )
         except UserError:

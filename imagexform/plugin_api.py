@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         to_tensor,
     )
     from imagexform.data.samples import SampleDataset, SampleRandom
+    from imagexform.export.foreign_files import unwrap_state_dict
     from imagexform.imaging import imresize
     from imagexform.imaging.fit import fit
     from imagexform.io.images import (
@@ -109,6 +110,7 @@ _LAZY = {
         "to_tensor",
     ),
     "imagexform.data.samples": ("SampleDataset", "SampleRandom"),
+    "imagexform.export.foreign_files": ("unwrap_state_dict",),
     "imagexform.imaging": ("imresize",),
     "imagexform.imaging.fit": ("fit",),
     "imagexform.io.images": (
@@ -221,4 +223,5 @@ __all__ = [
     "to_rgb",
     "to_tensor",
     "to_uint8",
+    "unwrap_state_dict",
 ]

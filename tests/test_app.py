@@ -856,3 +856,24 @@ def test_fitting_and_resizing_preview_the_region_now_in_view(qtbot, window, mode
         view.fit()
     qtbot.waitUntil(previewed_in_view, timeout=WAIT_MS)
     assert view.overlays[0][1] == QRectF(0, 0, 400, 300)
+
+
+def test_the_panel_shows_an_imported_models_architecture_and_size(qtbot, window, models):
+    described = ModelInfo(
+        family="sr",
+        io=IOSpec(value_range=(0.0, 1.0)),
+        title="SwinIR small ×1",
+        task="restoration",
+        architecture={
+            "name": "SwinIR",
+            "subtype": "small",
+            "parameters": 11_900_000,
+            "gflops_per_megapixel": 2650.0,
+        },
+    )
+    path = invert_model(models / "swinir.onnx", described)
+    window.panel.refresh()
+    choose(window, path)
+    assert "SwinIR small, 11.9M parameters, 2650 GFLOPs per megapixel" in (
+        window.panel.details.text()
+    )

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from imagexform.app.library import ModelEntry, ModelLibrary
 from imagexform.app.parameters import ParameterForm
+from imagexform.architecture_text import architecture_summary
 from imagexform.catalog.store import pins
 from imagexform.errors import UserError
 from imagexform.runtime import DEVICES
@@ -180,6 +181,7 @@ class ModelPanel(QWidget):
             f"<b>{html.escape(info.title or path.stem)}</b>",
             f"{html.escape(info.family)} · ×{info.io.scale} · {size:.1f} MB",
             html.escape(info.description),
+            html.escape(architecture_summary(info)),
         ]
         if source:
             lines.append(f"<small>from {html.escape(str(source))}</small>")

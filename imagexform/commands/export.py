@@ -139,8 +139,14 @@ def export_command(
 
 
 @click.command("import")
-@click.argument("foreign", metavar="FOREIGN.pth", type=click.Path(path_type=Path))
-@_OUTPUT
+@click.argument("foreign", metavar="FOREIGN.pth|.safetensors", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .onnx file to write (replaced only after the export is verified); "
+    "required unless --explain.",
+)
 @_FP16
 @_TOLERANCE
 @click.option(
@@ -159,34 +165,65 @@ def export_command(
     help="The family that trained the file, when its weights cannot tell (a junyanz "
     "generator is pix2pix's or one direction of a CycleGAN: --family cyclegan).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="List every importer in the order they are asked, which detect the file and which "
+    "is chosen; then import only if -o is given.",
+)
+@click.option("--importer", default=None, metavar="NAME", help="Use this importer only.")
+@click.option(
+    "--exporter",
+    type=click.Choice(["auto", "dynamo", "torchscript"]),
+    default="auto",
+    show_default=True,
+    help="auto: torch's dynamo exporter (in a child process), then the TorchScript exporter "
+    "if it fails; the parity check gates either.",
+)
 def import_command(
     foreign: Path,
-    output: Path,
+    output: Path | None,
     fp16: bool,
     tolerance: float | None,
     assignments: tuple[str, ...],
     title: str | None,
     family_name: str | None,
+    explain: bool,
+    importer: str | None,
+    exporter: str,
 ) -> None:
-    """Convert a reference implementation's checkpoint to an imagexform ONNX model.
+    """Convert a published checkpoint (.pth, .pt, .ckpt or .safetensors) to an imagexform
+    ONNX model.
 
-    The plugins' importers recognise the format and architecture from the weights alone; the
-    file is loaded without executing any pickled code.
+    The importers recognise the format and architecture from the weights alone (spandrel's
+    40-odd SR and restoration architectures included); the file is loaded without executing
+    any pickled code.
     """
     from imagexform.config import parse_assignments
-    from imagexform.export.sources import import_foreign
+    from imagexform.export.importing import describe_choice, explain_import, import_foreign
 
-    overrides = parse_assignments(assignments)
+    if explain:
+        for line in describe_choice(explain_import(foreign, only=importer)):
+            click.echo(line)
+    if output is None:
+        if explain:
+            return
+        raise UserError("import needs -o/--output MODEL.onnx (or --explain alone)")
     report = import_foreign(
         foreign,
         output,
         fp16=fp16,
         tolerance=tolerance,
-        overrides=overrides,
+        overrides=parse_assignments(assignments),
         title=title,
         family_name=family_name,
+        only=importer,
+        exporters=("dynamo", "torchscript") if exporter == "auto" else (exporter,),
     )
     click.echo(
         f"recognised by importer {report.info.provenance['importer']}: {report.info.description}"
     )
+    for failure in report.exporter_failures:
+        click.echo(f"note: {failure}")
+    click.echo(f"exported with torch's {report.exporter} exporter")
     _print_report(report)

@@ -213,6 +213,8 @@ def _io_lines(io: IOSpec) -> list[str]:
 
 
 def _info_lines(info: ModelInfo) -> list[str]:
+    from imagexform.architecture_text import architecture_lines
+
     plugin = f" (plugin {info.plugin} {info.plugin_version or ''})".rstrip() if info.plugin else ""
     tile = "chosen by the runtime" if info.tile.tile_size == 0 else str(info.tile.tile_size)
     lines = [
@@ -221,6 +223,7 @@ def _info_lines(info: ModelInfo) -> list[str]:
     ]
     if info.description:
         lines.append(f"description: {info.description}")
+    lines += architecture_lines(info)
     lines += [
         f"precision:   {info.precision}",
         *_io_lines(info.io),

@@ -70,6 +70,8 @@ class ExportReport:
     opset: int
     tolerance: float
     parity: list[ParityResult]
+    exporter: str = "dynamo"  # which of torch's exporters wrote the file ("torchscript")
+    exporter_failures: tuple[str, ...] = ()  # why the exporters tried before it failed
 
 
 class _FileContract(nn.Module):

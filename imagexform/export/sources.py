@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +23,11 @@ from imagexform.errors import UserError
 from imagexform.export.onnx_export import ExportReport, check_destination, export_onnx
 from imagexform.export.parity import base_edge
 from imagexform.export.shareable import Provenance, shareable_config, shareable_provenance
-from imagexform.family import Family, Imported, Importer, IOSpec
+from imagexform.family import IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
 from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, Checkpoint, load_checkpoint
 from imagexform.train.restore import Trained, load_trained
-
-_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
 def file_sha256(path: Path) -> str:
@@ -204,111 +200,9 @@ def variant_names(checkpoint_path: Path | str, plugins: PluginHost | None = None
     return names
 
 
-def _load_foreign(path: Path) -> Any:
-    """``torch.load`` restricted to tensors and plain containers: a file that needs its own
-    classes to load would run arbitrary code, so it is refused rather than unpickled."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        unsafe = _UNSAFE_GLOBAL.search(str(exc))
-        if unsafe:
-            raise UserError(
-                f"{path}: loading it would execute pickled code ({unsafe.group(1)}), which "
-                "imagexform never does; re-save only the network's state_dict"
-            ) from None
-        raise UserError(
-            f"{path}: not a PyTorch checkpoint that loads without executing code "
-            f"({type(exc).__name__})"
-        ) from None
+def import_foreign(*args: Any, **kwargs: Any) -> ExportReport:
+    """Moved to :func:`imagexform.export.importing.import_foreign` (importer priority,
+    detection, the exporter fallback); kept here for existing callers."""
+    from imagexform.export.importing import import_foreign as run_import
 
-
-def import_foreign(
-    path: Path | str,
-    output_path: Path | str,
-    *,
-    fp16: bool = False,
-    tolerance: float | None = None,
-    plugins: PluginHost | None = None,
-    overrides: Mapping[str, str] | None = None,
-    title: str | None = None,
-    family_name: str | None = None,
-) -> ExportReport:
-    """Export a foreign checkpoint through the first plugin importer that recognises it.
-
-    ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell;
-    ``title`` names the model for its users (by default the family and the file's name);
-    ``family_name`` is the family that trained it, when the file cannot say (a junyanz
-    generator is pix2pix's or CycleGAN's): that family adopts what the importer read."""
-    path = Path(path)
-    output = check_destination(Path(output_path))
-    checkpoint = _load_foreign(path)
-    plugin_host = plugins or host()
-    imported, importer = _recognise(path, checkpoint, plugin_host.importers(), overrides)
-    if family_name is not None and family_name != imported.family:
-        imported = _adopted(path, imported, plugin_host.family(family_name))
-    family = plugin_host.family(imported.family)
-    owner = plugin_host.records[plugin_host.family_owner(family.name)]
-    module = family.inference_module(imported.config, imported.nets)
-    info = ModelInfo(
-        family=family.name,
-        io=family.io_spec(imported.config),
-        title=title or f"{family.name} from {path.name}",
-        description=imported.description,
-        config=shareable_config(imported.config),
-        plugin=owner.name,
-        plugin_version=owner.version,
-        tile=family.tile_hints(imported.config),
-        provenance={
-            "source": "import",
-            "file": path.name,
-            "sha256": file_sha256(path),
-            "importer": importer.name,
-            **_export_versions(),
-        },
-    )
-    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
-
-
-def _adopted(path: Path, imported: Imported, family: Family) -> Imported:
-    adopted = family.adopt(imported)
-    if adopted is None:
-        raise UserError(
-            f"{path}: holds a {imported.family} model ({imported.description}), which "
-            f"{family.name} cannot take"
-        )
-    return adopted
-
-
-def _recognise(
-    path: Path,
-    checkpoint: object,
-    importers: Sequence[Importer],
-    overrides: Mapping[str, str] | None,
-) -> tuple[Imported, Importer]:
-    """The first importer's reading of ``checkpoint``, and that importer; a UserError saying
-    what each importer answered when none recognises it."""
-    if not isinstance(checkpoint, Mapping):
-        raise UserError(
-            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; no importer "
-            f"can read it (importers: {', '.join(i.name for i in importers) or 'none'})"
-        )
-    refusals = []
-    for importer in importers:
-        try:
-            imported = importer.load(checkpoint, overrides)
-        except UserError as exc:  # recognised, but needs something from the user
-            raise UserError(f"{path}: {exc}") from None
-        except Exception as exc:  # a plugin's bug: report it and let the next importer try
-            refusals.append(f"{importer.name} (raised {type(exc).__name__}: {exc})")
-            continue
-        if imported is not None:
-            return imported, importer
-        refusals.append(
-            f"{importer.name}: {importer.summary}" if importer.summary else importer.name
-        )
-    raise UserError(
-        f"{path}: no importer recognises this checkpoint (tried: "
-        f"{'; '.join(refusals) or 'none; no plugin provides an importer'})"
-    )
+    return run_import(*args, **kwargs)

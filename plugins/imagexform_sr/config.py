@@ -19,7 +19,11 @@ class SRConfig(GANConfig):
     lr_schedule: Literal["constant", "linear", "cosine", "step"] = "cosine"
     lr_decay_start: float = 0.0
     ema_decay: float = 0.999  # BasicSR's params_ema: on by default, exported by default
-    arch: Literal["srresnet", "rrdbnet"] = "rrdbnet"
+    # spandrel: a published architecture imported through spandrel (imagexform_sr.spandrel);
+    # such models are exported, never trained here
+    arch: Literal["srresnet", "rrdbnet", "spandrel"] = "rrdbnet"
+    spandrel_arch: str = ""  # spandrel's architecture id (SwinIR, SPAN, Compact...)
+    spandrel_multiple: int = 1  # spandrel models: input height/width multiple the runtime pads to
     scale: int = 4
     num_in_ch: int = 3
     num_out_ch: int = 3

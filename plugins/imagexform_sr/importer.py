@@ -317,10 +317,16 @@ class _SRImporter(Importer):
         if found is None:
             return None
         state, entry = found
-        for layout in self.layouts:
-            if all(key in state for key in layout.marker_keys):
-                return _import(layout, state, entry, overrides or {})
-        return None
+        layout = self._layout(state)
+        return None if layout is None else _import(layout, state, entry, overrides or {})
+
+    def _layout(self, state: Mapping[str, Any]) -> _Layout | None:
+        return next((lay for lay in self.layouts if all(k in state for k in lay.marker_keys)), None)
+
+    def detect(self, checkpoint: Mapping[str, Any]) -> bool:
+        """One of this importer's layouts by its marker keys; nothing is built."""
+        found = _tensor_dict(checkpoint)
+        return found is not None and self._layout(found[0]) is not None
 
 
 def _import(
@@ -371,5 +377,8 @@ class ESRGANImporter(_SRImporter):
 
 
 def importers() -> list[Importer]:
-    """The SR family's importers; their layouts do not overlap, so the order is free."""
-    return [BasicSRImporter(), ESRGANImporter()]
+    """The SR family's importers. Ours know their layouts exactly and run at the default
+    priority; spandrel's detection is the fallback for every other published architecture."""
+    from imagexform_sr.spandrel_import import SpandrelImporter
+
+    return [BasicSRImporter(), ESRGANImporter(), SpandrelImporter()]
