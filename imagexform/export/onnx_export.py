@@ -168,6 +168,20 @@ def _write(program: ONNXProgram, temporary: Path, destination: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _with_receptive_field(path: Path, info: ModelInfo) -> ModelInfo:
+    """``info`` with the effective receptive field measured on the written file (see
+    :mod:`imagexform.runtime.receptive_field`), so the runtime's tile overlap covers it.
+    Networks that do not answer with an image (a discriminator exported alone) keep 0."""
+    from imagexform.runtime import load_model
+    from imagexform.runtime.receptive_field import measure_receptive_field
+
+    model = load_model(path, device="cpu")
+    if not model.produces_images:
+        return info
+    reach = measure_receptive_field(model)
+    return dataclasses.replace(info, tile=dataclasses.replace(info.tile, receptive_field=reach))
+
+
 def export_onnx(
     module: nn.Module,
     info: ModelInfo,
@@ -206,6 +220,9 @@ def export_onnx(
         _write(program, temporary, path)
         sizes = list(check_sizes or default_check_sizes(info.io.size_multiple))
         parity = check_parity(temporary, reference, info, sizes, tolerance)
+        info = _with_receptive_field(temporary, info)
+        _describe(program, info)
+        _write(program, temporary, path)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

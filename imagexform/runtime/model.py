@@ -212,6 +212,7 @@ class RuntimeModel:
         progress: tiling.Progress | None = None,
         rows: tiling.Write | None = None,
         report: Callable[[tiling.Mode], None] | None = None,
+        statistics: Statistics | None = None,
     ) -> np.ndarray:
         """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
 
@@ -225,6 +226,8 @@ class RuntimeModel:
         model's tile hint in files without one). Out of memory, the tile is halved and the
         image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`. ``report``
         hears how the run was tiled (:class:`~imagexform.runtime.tiling.Mode`).
+        ``statistics`` (from :meth:`whole_image_statistics` of a larger image) normalise every
+        tile, even a single one, so a crop comes out as in the larger image's result.
         """
         self.require_images()
         vectors = self.check_conditions(conditions)
@@ -232,14 +235,12 @@ class RuntimeModel:
         prepared = processing.prepare(image, io)
         height, width = prepared.pixels.shape[:2]
         overlap, ramp = self._overlap(overlap, tile_size)
-        tile = self._initial_tile(tile_size, prepared)
-        if ramp is not None and tile_size != 0:  # the receptive field's margins must fit
-            tile = max(tile, self._round_tile(2 * overlap + 2 + self.info.io.size_multiple - 1))
+        tile = self._initial_tile(tile_size, prepared, overlap if ramp is not None else 0)
         result = self._allocate_result(prepared)
         while True:
             try:
                 mode = self._transform_tiled(
-                    prepared, vectors, tile, (overlap, ramp), result, progress, rows
+                    prepared, vectors, tile, (overlap, ramp), result, progress, rows, statistics
                 )
                 if report is not None:
                     report(mode)
@@ -281,16 +282,24 @@ class RuntimeModel:
             alpha=alpha,
         )
 
-    def _initial_tile(self, tile_size: int | None, prepared: processing.Prepared) -> int:
+    def _initial_tile(
+        self, tile_size: int | None, prepared: processing.Prepared, reach_overlap: int = 0
+    ) -> int:
+        """The tile to start with; with ``reach_overlap`` (the overlap that covers a recorded
+        receptive field) at least large enough to keep tiles' centres past both margins."""
         height, width = prepared.pixels.shape[:2]
-        if tile_size is None:
-            alpha = prepared.alpha is not None
-            return self.auto_tile_size(height, width, prepared.dtype.itemsize, alpha)
-        if tile_size < 0:
+        if tile_size is not None and tile_size < 0:
             raise UserError(f"tile size must be 0 (no tiling) or positive, not {tile_size}")
         if tile_size == 0:
             return max(height, width)
-        return self._round_tile(tile_size)
+        if tile_size is None:
+            alpha = prepared.alpha is not None
+            tile = self.auto_tile_size(height, width, prepared.dtype.itemsize, alpha)
+        else:
+            tile = self._round_tile(tile_size)
+        if reach_overlap:
+            tile = max(tile, self._round_tile(2 * reach_overlap + 1 + self.info.io.size_multiple))
+        return tile
 
     def _round_tile(self, tile: int) -> int:
         multiple = self.info.io.size_multiple
@@ -359,6 +368,7 @@ class RuntimeModel:
         result: np.ndarray,
         progress: tiling.Progress | None = None,
         rows: tiling.Write | None = None,
+        given: Statistics | None = None,
     ) -> tiling.Mode:
         io = self.info.io
         height, width = prepared.pixels.shape[:2]
@@ -377,7 +387,7 @@ class RuntimeModel:
         align = 1 if self._fixed else io.size_multiple
         overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2, max(min(tile_hw) - align, 0))
         tiles = tiling.count_tiles(height, width, tile_hw, overlap, align)
-        statistics, source = self._tile_statistics(prepared.pixels, vectors, tiles)
+        statistics, source = self._tile_statistics(prepared.pixels, vectors, tiles, given)
         tiling.run_tiled(
             prepared.pixels,
             lambda pixels: self._infer(pixels, vectors, statistics),
@@ -397,19 +407,40 @@ class RuntimeModel:
             tiles, (min(tile_hw[0], height), min(tile_hw[1], width)), overlap, source
         )
 
-    def _tile_statistics(
-        self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray], tiles: int
-    ) -> tuple[Statistics | None, str]:
-        """The image-wide statistics every tile is normalised with, and where they came from.
+    def whole_image_statistics(
+        self, image: np.ndarray, conditions: ConditionValues | None = None
+    ) -> Statistics | None:
+        """The image-wide statistics of ``image`` (as :meth:`transform` takes it), to pass as
+        ``transform(statistics=...)`` for any crop of it: the crop then comes out as it does
+        in the whole image's result. None for models without such statistics."""
+        if not self.tiles_with_statistics:
+            return None
+        prepared = processing.prepare(image, self.info.io)
+        return self._measure_statistics(prepared.pixels, self.check_conditions(conditions))[0]
 
-        Exact when the statistics pass fits in memory on the whole image (it sees what an
-        untiled run sees, padding included); otherwise estimated on an area-averaged copy as
-        large as fits (see :func:`~imagexform.runtime.memory.whole_image_pixels`)."""
+    def _tile_statistics(
+        self,
+        pixels: np.ndarray,
+        vectors: Mapping[str, np.ndarray],
+        tiles: int,
+        given: Statistics | None,
+    ) -> tuple[Statistics | None, str]:
+        """The image-wide statistics every tile is normalised with, and where they came from."""
         wide = self.image_wide
+        if given is not None and self.tiles_with_statistics:
+            return given, "statistics given (of the whole photo)"
         if tiles == 1 or wide is None or not wide.found:
             return None, ""
         if not wide.supported:
             return None, f"per-tile statistics ({', '.join(sorted(wide.ops))} not supported)"
+        return self._measure_statistics(pixels, vectors)
+
+    def _measure_statistics(
+        self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray]
+    ) -> tuple[Statistics, str]:
+        """Exact when the statistics pass fits in memory on the whole image (it sees what an
+        untiled run sees, padding included); otherwise estimated on an area-averaged copy as
+        large as fits (see :func:`~imagexform.runtime.memory.whole_image_pixels`)."""
         limit = self.statistics_limit or memory.whole_image_pixels()
         while True:
             reduced = self._statistics_copy(pixels, limit)

@@ -52,12 +52,14 @@ def _reach(model: RuntimeModel, edge: int) -> int:
     batch = base.transpose(2, 0, 1)[None]
     statistics = model.image_statistics(batch) if model.tiles_with_statistics else None
     before = model.run(batch, statistics=statistics)[0]
+    if before.shape[1:] != (edge * io.scale, edge * io.scale):
+        return 0  # not an image at the input's scale: no tiles, no reach to measure
     after = model.run(flipped.transpose(2, 0, 1)[None], statistics=statistics)[0]
     moved = np.abs(after - before).max(axis=0) >= STEP * abs(high - low)
     if not moved.any():
         return 0
     rows, columns = np.nonzero(moved)
-    scale = before.shape[1] / edge
+    scale = io.scale
     centre_out = (centre + 0.5) * scale
     farthest = max(np.abs(rows + 0.5 - centre_out).max(), np.abs(columns + 0.5 - centre_out).max())
     return math.ceil(farthest / scale)
