@@ -85,7 +85,10 @@ def preview(
     job.partial.emit(model.provider)
     x, y, width, height = region
     margin = model.info.tile.receptive_field or model.info.tile.overlap
-    x0, y0 = max(x - margin, 0), max(y - margin, 0)
+    # On the network's grid: a model that downsamples by 4 sees a crop starting 2 pixels
+    # off it as a different image.
+    multiple = model.info.io.size_multiple
+    x0, y0 = max(x - margin, 0) // multiple * multiple, max(y - margin, 0) // multiple * multiple
     x1 = min(x + width + margin, image.shape[1])
     y1 = min(y + height + margin, image.shape[0])
     source = image[y0:y1, x0:x1]
