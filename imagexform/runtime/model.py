@@ -433,6 +433,11 @@ class RuntimeModel:
             return None, ""
         if not wide.supported:
             return None, f"per-tile statistics ({', '.join(sorted(wide.ops))} not supported)"
+        try:
+            self._statistics_graphs()
+        except (*ORT_ERRORS, ValueError) as exc:  # a graph our rewrite does not fit
+            log.warning("%s: cannot tile with image-wide statistics (%s)", self.name, exc)
+            return None, "per-tile statistics (the graph could not be rewritten)"
         return self._measure_statistics(pixels, vectors)
 
     def _measure_statistics(

@@ -1,11 +1,15 @@
 """Running a model over an image in overlapping tiles and blending them without seams.
 
 A tile's output is wrong near the tile's border, where the network saw padding instead of the
-neighbouring pixels, and a network with image-wide statistics (instance norm) gives each tile a
-slightly different tone. So neighbouring tiles overlap and are cross-faded: in each overlap the
+neighbouring pixels. So neighbouring tiles overlap and are cross-faded: in each overlap the
 outer quarter on either side is dropped (it is the part nearest a tile border) and the middle
-half is blended with linear ramps. The ramps of two neighbours sum to exactly one, so the
-weights form a partition of unity and no normalisation pass, and no weight image, is needed.
+half is blended with linear ramps. Files that record their receptive field instead drop that
+many pixels at each border and blend over a narrow ramp (``ramp``). Networks with image-wide
+statistics (instance norm) would give each tile its own tone; the runtime feeds them the whole
+image's statistics (:mod:`imagexform.runtime.norm_stats`).
+
+The ramps of two neighbours sum to exactly one, so the weights form a partition of unity and no
+normalisation pass, and no weight image, is needed.
 
 Tiles are processed in rows. A row of tiles is blended into one strip of output rows; the part
 of the strip that the next row of tiles overlaps is carried over, the rest is final and handed
