@@ -171,11 +171,14 @@ def _write(program: ONNXProgram, temporary: Path, destination: Path) -> None:
 def _with_receptive_field(path: Path, info: ModelInfo) -> ModelInfo:
     """``info`` with the effective receptive field measured on the written file (see
     :mod:`imagexform.runtime.receptive_field`), so the runtime's tile overlap covers it.
-    Networks that do not answer with an image (a discriminator exported alone) keep 0."""
+    Networks the runtime does not tile (a discriminator exported alone) keep 0."""
     from imagexform.runtime import load_model
     from imagexform.runtime.receptive_field import measure_receptive_field
 
-    model = load_model(path, device="cpu")
+    try:
+        model = load_model(path, device="cpu")
+    except UserError:  # e.g. 6 input channels: the runtime refuses it, so never tiles it
+        return info
     if not model.produces_images:
         return info
     reach = measure_receptive_field(model)
