@@ -7,11 +7,15 @@ import``, so their files record the measured receptive field, then run on a phot
 - ``quality``: untiled against tiled at 768² (tiles 192, 256) and 1024² (tile 256), PSNR of
   tiled with whole-image statistics, with per-tile statistics (as before), and with
   statistics estimated on a 512² copy; seconds of each (same process, interleaved order);
+- ``refinement``: statistics estimated on a 512² copy of a 1024² mosaic, refined in 0-3
+  passes over 256-pixel tiles (:mod:`imagexform.runtime.norm_refine`);
 - ``large``: a 4000×3000 mosaic through the ResNet-9, each configuration in a fresh process
   reporting its peak RSS: automatic tiles with statistics as the memory plan decides
-  (a reduced copy here), with exact whole-image statistics forced, and per-tile statistics.
+  (a reduced copy and one refinement pass here), with exact whole-image statistics forced,
+  and per-tile statistics.
 
 Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/tiles_statistics.py [--skip-large]
+[--only-refinement]
 Prints one JSON object.
 """
 
@@ -96,9 +100,9 @@ def quality(path: Path) -> list[dict[str, object]]:
         whole, untiled_s = timed(model.transform, image, tile_size=0)
         modes: list = []
         tiled, tiled_s = timed(model.transform, image, tile_size=tile, report=modes.append)
-        model.statistics_limit = ESTIMATE_PIXELS
+        model.statistics_limit, model.statistics_refinements = ESTIMATE_PIXELS, 0
         estimated = model.transform(image, tile_size=tile)
-        model.statistics_limit = None
+        model.statistics_limit, model.statistics_refinements = None, 1
         wide, model.image_wide = model.image_wide, None
         per_tile, per_tile_s = timed(model.transform, image, tile_size=tile)
         model.image_wide = wide
@@ -119,6 +123,21 @@ def quality(path: Path) -> list[dict[str, object]]:
     return rows
 
 
+def refinement(path: Path) -> list[dict[str, object]]:
+    """Statistics estimated on a 512² copy of a 1024² mosaic, then refined over 256-pixel
+    tiles: PSNR against untiled and seconds, by number of passes."""
+    model = load_model(path, device="cpu")
+    image = mosaic((1024, 1024))
+    whole = model.transform(image, tile_size=0)
+    model.statistics_limit = ESTIMATE_PIXELS
+    rows = []
+    for passes in (0, 1, 2, 3):
+        model.statistics_refinements = passes
+        tiled, seconds = timed(model.transform, image, tile_size=256)
+        rows.append({"passes": passes, "psnr": psnr(tiled, whole), "seconds": seconds})
+    return rows
+
+
 def large(path: Path) -> list[dict[str, object]]:
     here = str(Path(__file__).resolve().parent)
     results = []
@@ -136,6 +155,7 @@ def large(path: Path) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--only-refinement", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         paths = import_models(Path(folder))
@@ -143,8 +163,15 @@ def main() -> None:
             "receptive_field": {
                 name: load_model(path).info.tile.receptive_field for name, path in paths.items()
             },
-            "quality": {name: quality(path) for name, path in paths.items()},
+            "refinement_1024_from_512": {
+                name: refinement(paths[name])
+                for name in ("junyanz_resnet9_instance", "stargan_generator")
+            },
         }
+        if args.only_refinement:
+            print(json.dumps(report, indent=2))
+            return
+        report["quality"] = {name: quality(path) for name, path in paths.items()}
         if not args.skip_large:
             report["large_4000x3000_resnet9"] = large(paths["junyanz_resnet9_instance"])
     print(json.dumps(report, indent=2))
