@@ -7,15 +7,12 @@ import``, so their files record the measured receptive field, then run on a phot
 - ``quality``: untiled against tiled at 768² (tiles 192, 256) and 1024² (tile 256), PSNR of
   tiled with whole-image statistics, with per-tile statistics (as before), and with
   statistics estimated on a 512² copy; seconds of each (same process, interleaved order);
-- ``refinement``: statistics estimated on a 512² copy of a 1024² mosaic, refined in 0-3
-  passes over 256-pixel tiles (:mod:`imagexform.runtime.norm_refine`);
 - ``large``: a 4000×3000 mosaic through the ResNet-9, each configuration in a fresh process
   reporting its peak RSS: automatic tiles with statistics as the memory plan decides
-  (a reduced copy and one refinement pass here), with exact whole-image statistics forced,
-  and per-tile statistics.
+  (a reduced copy here), with exact whole-image statistics forced, and per-tile statistics.
 
 Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/tiles_statistics.py
-[--parts quality,refinement,large]
+[--parts quality,large]
 Prints one JSON object.
 """
 
@@ -100,9 +97,9 @@ def quality(path: Path) -> list[dict[str, object]]:
         whole, untiled_s = timed(model.transform, image, tile_size=0)
         modes: list = []
         tiled, tiled_s = timed(model.transform, image, tile_size=tile, report=modes.append)
-        model.statistics_limit, model.statistics_refinements = ESTIMATE_PIXELS, 0
+        model.statistics_limit = ESTIMATE_PIXELS
         estimated = model.transform(image, tile_size=tile)
-        model.statistics_limit, model.statistics_refinements = None, 1
+        model.statistics_limit = None
         wide, model.image_wide = model.image_wide, None
         per_tile, per_tile_s = timed(model.transform, image, tile_size=tile)
         model.image_wide = wide
@@ -120,21 +117,6 @@ def quality(path: Path) -> list[dict[str, object]]:
                 "time_ratio_statistics_vs_per_tile": round(tiled_s / per_tile_s, 2),
             }
         )
-    return rows
-
-
-def refinement(path: Path) -> list[dict[str, object]]:
-    """Statistics estimated on a 512² copy of a 1024² mosaic, then refined over 256-pixel
-    tiles: PSNR against untiled and seconds, by number of passes."""
-    model = load_model(path, device="cpu")
-    image = mosaic((1024, 1024))
-    whole = model.transform(image, tile_size=0)
-    model.statistics_limit = ESTIMATE_PIXELS
-    rows = []
-    for passes in (0, 1, 2, 3):
-        model.statistics_refinements = passes
-        tiled, seconds = timed(model.transform, image, tile_size=256)
-        rows.append({"passes": passes, "psnr": psnr(tiled, whole), "seconds": seconds})
     return rows
 
 
@@ -157,7 +139,7 @@ def large(path: Path) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="quality,refinement,large", help="comma-separated")
+    parser.add_argument("--parts", default="quality,large", help="comma-separated")
     parts = parser.parse_args().parts.split(",")
     with tempfile.TemporaryDirectory() as folder:
         paths = import_models(Path(folder))
@@ -168,11 +150,6 @@ def main() -> None:
         }
         if "quality" in parts:
             report["quality"] = {name: quality(path) for name, path in paths.items()}
-        if "refinement" in parts:
-            report["refinement_1024_from_512"] = {
-                name: refinement(paths[name])
-                for name in ("junyanz_resnet9_instance", "stargan_generator")
-            }
         if "large" in parts:
             report["large_4000x3000_resnet9"] = large(paths["junyanz_resnet9_instance"])
     print(json.dumps(report, indent=2))

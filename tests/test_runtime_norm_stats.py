@@ -120,20 +120,14 @@ def test_tiles_take_the_whole_images_statistics(tmp_path):
     assert psnr(model.transform(image, tile_size=48), whole) < 30
 
 
-def test_statistics_from_a_reduced_copy_are_refined_over_the_tiles(tmp_path):
+def test_statistics_from_a_reduced_copy_when_the_image_does_not_fit(tmp_path):
     model = load_model(instance_norm_net(tmp_path / "in.onnx", TileHints(receptive_field=3)))
-    image = photo(96)
-    whole = model.transform(image, tile_size=0)
-    model.statistics_limit = 40 * 40
-    found: dict[int, float] = {}
+    model.statistics_limit = 48 * 48
     modes: list[Mode] = []
-    for passes in (0, 1, 2):
-        model.statistics_refinements = passes
-        found[passes] = psnr(model.transform(image, tile_size=48, report=modes.append), whole)
-    assert modes[0].statistics == "image-wide statistics estimated on a 40×40 copy"
-    assert modes[2].statistics.endswith("40×40 copy, refined in 2 pass(es) over the tiles")
-    # Layer k is exact after k passes; this network has two normalisations.
-    assert found[0] < found[1] and found[2] >= 40, found
+    image = photo(96)
+    tiled = model.transform(image, tile_size=48, report=modes.append)
+    assert modes[0].statistics == "image-wide statistics estimated on a 48×48 copy"
+    assert psnr(tiled, model.transform(image, tile_size=0)) >= 25
 
 
 def test_given_statistics_make_a_crop_come_out_as_in_the_whole_result(tmp_path):

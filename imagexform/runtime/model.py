@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
 import threading
@@ -19,7 +18,7 @@ from imagexform.errors import UserError
 from imagexform.family import ConditionSpec, IOSpec, TileHints
 from imagexform.io.images import display_path
 from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
-from imagexform.runtime import memory, norm_refine, processing, tiling
+from imagexform.runtime import memory, processing, tiling
 from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.adjustments import apply as apply_adjustments
 from imagexform.runtime.norm_stats import ImageStatistics, ImageWide, read_image_wide
@@ -81,8 +80,6 @@ class RuntimeModel:
         self.image_wide: ImageWide | None = None
         # Pixels the statistics pass may run on; None decides from free memory.
         self.statistics_limit: int | None = None
-        # Passes over the tiles that refine statistics estimated on a reduced copy.
-        self.statistics_refinements = 1
         self._statistics: ImageStatistics | None = None
         self._statistics_lock = threading.Lock()
 
@@ -390,8 +387,7 @@ class RuntimeModel:
         align = 1 if self._fixed else io.size_multiple
         overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2, max(min(tile_hw) - align, 0))
         tiles = tiling.count_tiles(height, width, tile_hw, overlap, align)
-        plan = (tile_hw, overlap, align)
-        statistics, source = self._tile_statistics(prepared.pixels, vectors, plan, given)
+        statistics, source = self._tile_statistics(prepared.pixels, vectors, tiles, given)
         tiling.run_tiled(
             prepared.pixels,
             lambda pixels: self._infer(pixels, vectors, statistics),
@@ -419,26 +415,17 @@ class RuntimeModel:
         in the whole image's result. None for models without such statistics."""
         if not self.tiles_with_statistics:
             return None
-        pixels = processing.prepare(image, self.info.io).pixels
-        height, width = pixels.shape[:2]
-        overlap, _ = self._overlap(None, None)
-        multiple = self.info.io.size_multiple
-        tile = max(self.auto_tile_size(height, width), self._round_tile(2 * overlap + 1 + multiple))
-        plan = (self._tile_shape(height, width, tile, overlap), overlap, multiple)
-        vectors = self.check_conditions(conditions)
-        return self._refined(pixels, vectors, plan, self._statistics_graphs())[0]
+        prepared = processing.prepare(image, self.info.io)
+        return self._measure_statistics(prepared.pixels, self.check_conditions(conditions))[0]
 
     def _tile_statistics(
         self,
         pixels: np.ndarray,
         vectors: Mapping[str, np.ndarray],
-        plan: tuple[tuple[int, int], int, int],
+        tiles: int,
         given: Statistics | None,
     ) -> tuple[Statistics | None, str]:
-        """The image-wide statistics every tile is normalised with, and where they came from.
-        ``plan`` is the tiles' (height, width), overlap and alignment."""
-        height, width = pixels.shape[:2]
-        tiles = tiling.count_tiles(height, width, *plan)
+        """The image-wide statistics every tile is normalised with, and where they came from."""
         wide = self.image_wide
         if given is not None and self.tiles_with_statistics:
             return given, "statistics given (of the whole photo)"
@@ -447,34 +434,11 @@ class RuntimeModel:
         if not wide.supported:
             return None, f"per-tile statistics ({', '.join(sorted(wide.ops))} not supported)"
         try:
-            graphs = self._statistics_graphs()
+            self._statistics_graphs()
         except (*ORT_ERRORS, ValueError) as exc:  # a graph our rewrite does not fit
             log.warning("%s: cannot tile with image-wide statistics (%s)", self.name, exc)
             return None, "per-tile statistics (the graph could not be rewritten)"
-        return self._refined(pixels, vectors, plan, graphs)
-
-    def _refined(
-        self,
-        pixels: np.ndarray,
-        vectors: Mapping[str, np.ndarray],
-        plan: tuple[tuple[int, int], int, int],
-        graphs: ImageStatistics,
-    ) -> tuple[Statistics, str]:
-        """The statistics pass, then, when it ran on a reduced copy, refinement passes over
-        the tiles of ``plan`` (see :mod:`imagexform.runtime.norm_refine`)."""
-        statistics, source = self._measure_statistics(pixels, vectors)
-        passes = self.statistics_refinements if source != "whole-image statistics" else 0
-        if self._fixed is not None or passes == 0:
-            return statistics, source
-
-        def tile_feeds(tile: np.ndarray) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-            batch, target = self._model_input(tile)
-            return self.feeds(batch, vectors), target
-
-        for _ in range(passes):
-            refine = functools.partial(norm_refine.refine, graphs, pixels, statistics)
-            statistics = self._guarded(pixels, functools.partial(refine, plan, tile_feeds))
-        return statistics, f"{source}, refined in {passes} pass(es) over the tiles"
+        return self._measure_statistics(pixels, vectors)
 
     def _measure_statistics(
         self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray]

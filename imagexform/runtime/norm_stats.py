@@ -24,7 +24,7 @@ tile: :attr:`ImageWide.supported` is then False and the runtime says so.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,12 +136,6 @@ class ImageStatistics:
         self.tiles = ort.InferenceSession(
             _tile_model(graph, self.norms), options, providers=providers
         )
-        self.sources = list(dict.fromkeys(norm.source for norm in self.norms))
-        # The tile graph answering with each normalisation's input as well: the refinement
-        # pass of imagexform.runtime.norm_refine sums them over the image, tile by tile.
-        self.moments = ort.InferenceSession(
-            _tile_model(graph, self.norms, self.sources), options, providers=providers
-        )
         self._statistics_inputs = {arg.name for arg in self.statistics.get_inputs()}
 
     def gather(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -170,13 +164,9 @@ def _statistics_model(graph: og.Graph, norms: list[_Norm]) -> bytes:
     return og.rewrite(graph, edit)
 
 
-def _tile_model(graph: og.Graph, norms: list[_Norm], expose: Sequence[str] = ()) -> bytes:
+def _tile_model(graph: og.Graph, norms: list[_Norm]) -> bytes:
     shape = f"{PREFIX}channel_shape"
     edit = og.Edit(initializers=[og.initializer(shape, np.array([-1, 1, 1], np.int64))])
-    edit.append_outputs = [
-        og.tensor_value(name, ["batch", f"{PREFIX}c{i}", f"{PREFIX}h{i}", f"{PREFIX}w{i}"])
-        for i, name in enumerate(expose)
-    ]
     for norm in norms:
         node = graph.nodes[norm.index]
         _, scale, bias = node.inputs

@@ -193,7 +193,6 @@ class Edit:
     append_nodes: list[bytes] = field(default_factory=list)
     inputs: list[bytes] = field(default_factory=list)
     outputs: list[bytes] | None = None  # None keeps the graph's outputs
-    append_outputs: list[bytes] = field(default_factory=list)
     initializers: list[bytes] = field(default_factory=list)
 
 
@@ -212,9 +211,7 @@ def rewrite(graph: Graph, edit: Edit) -> bytes:
             parts.append(item.raw)
     parts += [pw.bytes_field(_NODE, n) for n in edit.append_nodes]
     parts += [pw.bytes_field(_INPUT, value) for value in edit.inputs]
-    parts += [
-        pw.bytes_field(_OUTPUT, value) for value in [*(edit.outputs or []), *edit.append_outputs]
-    ]
+    parts += [pw.bytes_field(_OUTPUT, value) for value in edit.outputs or []]
     parts += [pw.bytes_field(_INITIALIZER, value) for value in edit.initializers]
     body = pw.join(parts)
     return pw.join(
