@@ -133,6 +133,9 @@ class TileHints:
 
     tile_size: int = 0  # input pixels per tile edge
     overlap: int = 16  # input pixels shared by neighbouring tiles, blended with feathering
+    # Effective receptive field's radius in input pixels, measured at export (0: unknown, in
+    # files from before it was recorded); the runtime's default overlap then covers it.
+    receptive_field: int = 0
 
 
 class TrainStep(ABC):

@@ -9,7 +9,7 @@ it came from. Torch-free: the inference side imports this.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from imagexform.errors import UserError
@@ -81,7 +81,7 @@ class ModelInfo:
                 config=dict(raw.get("config", {})),
                 plugin=raw.get("plugin"),
                 plugin_version=raw.get("plugin_version"),
-                tile=TileHints(**raw.get("tile", {})),
+                tile=_known(TileHints, raw.get("tile", {})),
                 precision=str(raw.get("precision", "fp32")),
                 provenance=dict(raw.get("provenance", {})),
                 variant=str(raw.get("variant", "")),
@@ -101,3 +101,10 @@ def _legacy_role(raw: dict[str, Any]) -> str:
     """The role of a file written before ModelInfo had one: face editing's classifier was
     the only one, exported as its variant named "classifier"."""
     return CLASSIFIER_ROLE if raw.get("variant") == CLASSIFIER_ROLE else ""
+
+
+def _known(kind: type, values: dict[str, Any]) -> Any:
+    """``kind`` from the keys it knows: a hint added by a newer imagexform is ignored here
+    instead of making the whole file unreadable."""
+    names = {f.name for f in fields(kind)}
+    return kind(**{key: value for key, value in values.items() if key in names})

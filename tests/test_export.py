@@ -119,7 +119,9 @@ def assert_exported_run(run: Path, path: Path, multiple: int) -> None:
     assert info.io == trained.family.io_spec(trained.config)
     assert info.io.size_multiple == multiple
     assert info.config == trained.config.to_dict()
-    assert info.tile == trained.family.tile_hints(trained.config)
+    hints = trained.family.tile_hints(trained.config)
+    assert (info.tile.tile_size, info.tile.overlap) == (hints.tile_size, hints.overlap)
+    assert 0 < info.tile.receptive_field < 64  # measured on the exported network
     checkpoint = latest_checkpoint(run)
     provenance = info.provenance
     assert provenance["step"] == 2 and provenance["checkpoint"] == checkpoint.name

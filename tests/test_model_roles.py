@@ -80,3 +80,10 @@ def test_a_classifier_is_not_offered_as_a_variant(tmp_path, library):
     generator(tmp_path / "run-B2A.onnx")
     classifier_model(tmp_path / "run-attributes.onnx", reader())
     assert set(library.variants(a2b)) == {"A2B", "B2A"}
+
+
+def test_tile_hints_from_a_newer_imagexform_are_ignored_not_fatal():
+    info = ModelInfo(family="x", io=IOSpec())
+    raw = json.loads(info.to_json())
+    raw["tile"]["some_future_hint"] = 3
+    assert ModelInfo.from_json(json.dumps(raw)).tile == info.tile

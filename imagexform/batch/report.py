@@ -37,6 +37,7 @@ class FileResult:
     input_size: tuple[int, int] | None = None  # (width, height), upright
     output_size: tuple[int, int] | None = None
     error: str | None = None
+    tiling: str | None = None  # "untiled", or the tiles and statistics a large photo ran in
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,7 @@ class FileResult:
             "input_size": list(self.input_size) if self.input_size else None,
             "output_size": list(self.output_size) if self.output_size else None,
             "error": self.error,
+            "tiling": self.tiling,
         }
 
 

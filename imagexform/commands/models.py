@@ -227,13 +227,30 @@ def _info_lines(info: ModelInfo) -> list[str]:
     lines += [
         f"precision:   {info.precision}",
         *_io_lines(info.io),
-        f"tiling:      tile {tile}, overlap {info.tile.overlap}",
+        f"tiling:      tile {tile}, {_overlap_text(info)}",
         "provenance:",
         *(f"  {key}: {value}" for key, value in sorted(info.provenance.items())),
         "config:",
         *(f"  {key} = {value!r}" for key, value in sorted(info.config.items())),
     ]
     return lines
+
+
+def _overlap_text(info: ModelInfo) -> str:
+    from imagexform.runtime.model import RECEPTIVE_RAMP
+
+    reach = info.tile.receptive_field
+    if reach == 0:
+        return f"overlap {info.tile.overlap} (no receptive field recorded)"
+    return f"receptive field {reach} px, overlap {2 * reach + RECEPTIVE_RAMP}"
+
+
+def _statistics_line(path: Path) -> str:
+    """Whether the graph has image-wide statistics, read from its nodes (torch-free)."""
+    from imagexform.runtime.norm_stats import read_image_wide
+
+    wide = read_image_wide(path.read_bytes())
+    return f"image-wide:  {wide.describe() if wide is not None else 'unknown (graph unreadable)'}"
 
 
 def _tensor_lines(model: ModelFile) -> list[str]:
@@ -267,5 +284,7 @@ def models_info(model_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(json.loads(model.metadata[METADATA_KEY]), indent=2, sort_keys=True))
         return
     click.echo(f"{model.path} ({size_text(model.size_bytes)})")
-    for line in [*_info_lines(model.info), *_tensor_lines(model)]:
+    lines = _info_lines(model.info)
+    lines.insert(lines.index("provenance:"), _statistics_line(model.path))
+    for line in [*lines, *_tensor_lines(model)]:
         click.echo(line)

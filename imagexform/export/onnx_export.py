@@ -170,6 +170,23 @@ def _write(program: ONNXProgram, temporary: Path, destination: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _with_receptive_field(path: Path, info: ModelInfo) -> ModelInfo:
+    """``info`` with the effective receptive field measured on the written file (see
+    :mod:`imagexform.runtime.receptive_field`), so the runtime's tile overlap covers it.
+    Networks the runtime does not tile (a discriminator exported alone) keep 0."""
+    from imagexform.runtime import load_model
+    from imagexform.runtime.receptive_field import measure_receptive_field
+
+    try:
+        model = load_model(path, device="cpu")
+    except UserError:  # e.g. 6 input channels: the runtime refuses it, so never tiles it
+        return info
+    if not model.produces_images:
+        return info
+    reach = measure_receptive_field(model)
+    return dataclasses.replace(info, tile=dataclasses.replace(info.tile, receptive_field=reach))
+
+
 def export_onnx(
     module: nn.Module,
     info: ModelInfo,
@@ -208,6 +225,9 @@ def export_onnx(
         _write(program, temporary, path)
         sizes = list(check_sizes or default_check_sizes(info.io.size_multiple))
         parity = check_parity(temporary, reference, info, sizes, tolerance)
+        info = _with_receptive_field(temporary, info)
+        _describe(program, info)
+        _write(program, temporary, path)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
