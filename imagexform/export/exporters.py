@@ -39,10 +39,11 @@ from imagexform.export.onnx_export import (
     MAX_IR_VERSION,
     TEMP_SUFFIX,
     ExportReport,
-    _FileContract,
-    _first_line,
-    _trace,
+    FileContract,
     check_destination,
+    first_line,
+    trace_module,
+    with_receptive_field,
 )
 from imagexform.export.parity import (
     ParityResult,
@@ -78,10 +79,10 @@ def _example_size(info: ModelInfo) -> tuple[int, int]:
 def _contract(module: nn.Module, fp16: bool) -> nn.Module:
     module = module.eval()
     if not fp16:
-        return _FileContract(module, half=False).eval()
+        return FileContract(module, half=False).eval()
     import copy
 
-    return _FileContract(copy.deepcopy(module).half(), half=True).eval()
+    return FileContract(copy.deepcopy(module).half(), half=True).eval()
 
 
 def _torchscript(module: nn.Module, info: ModelInfo, destination: Path, fp16: bool) -> None:
@@ -105,7 +106,7 @@ def _torchscript(module: nn.Module, info: ModelInfo, destination: Path, fp16: bo
                 dynamic_axes=axes,
             )
     except Exception as exc:
-        raise ExportError(_first_line(exc)) from None
+        raise ExportError(first_line(exc)) from None
 
 
 def _dynamo_in_child(rebuild: Rebuild, info: ModelInfo, destination: Path, fp16: bool) -> None:
@@ -149,7 +150,7 @@ def check_sizes(exporter: str, multiple: int) -> list[tuple[int, int, int]]:
 
 
 def _dynamo_here(module: nn.Module, info: ModelInfo, destination: Path, fp16: bool) -> None:
-    program = _trace(_contract(module, fp16), info, _example_size(info))
+    program = trace_module(_contract(module, fp16), info, _example_size(info))
     program.save(str(destination), external_data=False)
 
 
@@ -201,9 +202,11 @@ def _attempt(
         else:
             _torchscript(module, info, temporary, fp16)
         opset = _stamp(temporary, info)
-        reference = _FileContract(module.eval(), half=False).eval()
+        reference = FileContract(module.eval(), half=False).eval()
         sizes = check_sizes(exporter, info.io.size_multiple)
         parity = check_parity(temporary, reference, info, sizes, tolerance)
+        info = with_receptive_field(temporary, info)
+        _stamp(temporary, info)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -266,7 +269,7 @@ def _child(request: Mapping[str, object]) -> None:
 
     info = ModelInfo.from_json(str(request["info"]))
     module = rebuild_module(Rebuild(**request["rebuild"]))  # type: ignore[arg-type]
-    program = _trace(_contract(module, bool(request["fp16"])), info, _example_size(info))
+    program = trace_module(_contract(module, bool(request["fp16"])), info, _example_size(info))
     program.save(str(request["destination"]), external_data=False)
 
 
@@ -277,5 +280,5 @@ if __name__ == "__main__":
         print(str(error).splitlines()[0], file=sys.stderr)
         sys.exit(1)
     except Exception as error:
-        print(f"{type(error).__name__}: {_first_line(error)}", file=sys.stderr)
+        print(f"{type(error).__name__}: {first_line(error)}", file=sys.stderr)
         sys.exit(1)
