@@ -178,3 +178,24 @@ def test_aligned_tiles_start_on_the_networks_grid_and_cover_the_axis(length, til
     assert spans[0][0] == 0 and spans[-1][1] == length
     assert all(stop - start == tile for start, stop in spans[:-1])
     assert all(a[1] - b[0] >= overlap for a, b in itertools.pairwise(spans))
+
+
+def test_group_norm_as_exported_is_reported_and_tiles_still_run(tmp_path):
+    """Exporters write GroupNorm as Reshape(N×G×rest) → InstanceNormalization → Reshape:
+    per-group statistics the per-channel tile rewrite must not touch."""
+    groups = numpy_helper.from_array(np.array([0, 1, -1], np.int64), "groups")
+    nodes = [
+        helper.make_node("Reshape", ["image", "groups"], ["grouped"]),
+        helper.make_node("InstanceNormalization", ["grouped", "s", "b"], ["normed"]),
+        helper.make_node("Shape", ["image"], ["size"]),
+        helper.make_node("Reshape", ["normed", "size"], ["output"]),
+    ]
+    weights = [groups, _tensor("s", np.ones(1)), _tensor("b", np.zeros(1))]
+    path = om.save(tmp_path / "g.onnx", nodes, info=om.model_info(SIGNED), initializers=weights)
+    wide = image_wide(read_graph(path.read_bytes()))
+    assert wide.ops == {"GroupNormalization": 1} and not wide.supported
+    model = load_model(path)
+    modes: list[Mode] = []
+    tiled = model.transform(photo(96), tile_size=32, report=modes.append)
+    assert tiled.shape == (96, 96, 3) and modes[0].tiles > 1
+    assert modes[0].statistics != "whole-image statistics"

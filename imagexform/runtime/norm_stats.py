@@ -78,7 +78,29 @@ class ImageWide:
 
 def image_wide(graph: og.Graph) -> ImageWide:
     """Which nodes of ``graph`` reduce over height and width."""
-    return ImageWide(dict(Counter(n.op_type for n in graph.nodes if _is_image_wide(graph, n))))
+    grouped = set(_group_norms(graph))
+    return ImageWide(
+        dict(
+            Counter(
+                "GroupNormalization" if i in grouped else n.op_type
+                for i, n in enumerate(graph.nodes)
+                if _is_image_wide(graph, n)
+            )
+        )
+    )
+
+
+def _group_norms(graph: og.Graph) -> list[int]:
+    """InstanceNormalization nodes fed by a Reshape: the exporters' form of GroupNorm (N×C×H×W
+    reshaped to N×G×rest). Their statistics are per group, not per channel of an image, so
+    the tile graph's per-channel rewrite does not apply to them."""
+    producers = {output: node for node in graph.nodes for output in node.outputs}
+    return [
+        index
+        for index, node in enumerate(graph.nodes)
+        if node.op_type == INSTANCE_NORM
+        and getattr(producers.get(node.inputs[0]), "op_type", "") == "Reshape"
+    ]
 
 
 def _is_image_wide(graph: og.Graph, node: og.Node) -> bool:
@@ -123,7 +145,10 @@ class ImageStatistics:
 
     def __init__(self, data: bytes, session: ort.InferenceSession) -> None:
         graph = og.read_graph(data)
-        indices = [i for i, n in enumerate(graph.nodes) if n.op_type == INSTANCE_NORM]
+        grouped = set(_group_norms(graph))
+        indices = [
+            i for i, n in enumerate(graph.nodes) if n.op_type == INSTANCE_NORM and i not in grouped
+        ]
         self.norms = [
             _Norm(i, graph.nodes[i].inputs[0], f"{PREFIX}{k}/mean", f"{PREFIX}{k}/var")
             for k, i in enumerate(indices)
