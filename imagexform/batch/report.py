@@ -37,9 +37,10 @@ class FileResult:
     input_size: tuple[int, int] | None = None  # (width, height), upright
     output_size: tuple[int, int] | None = None
     error: str | None = None
+    video: Mapping[str, Any] | None = None  # frames, fps, codec, resumed… (batch/video.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        entry = {
             "input": display_path(self.source),
             "relative": self.relative,
             "output": display_path(self.target) if self.target is not None else None,
@@ -51,6 +52,7 @@ class FileResult:
             "output_size": list(self.output_size) if self.output_size else None,
             "error": self.error,
         }
+        return entry | ({"video": dict(self.video)} if self.video is not None else {})
 
 
 def describe_error(exc: BaseException) -> str:

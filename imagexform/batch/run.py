@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +21,20 @@ import numpy as np
 
 from imagexform.batch.conditions import build_conditions
 from imagexform.batch.discover import Source, discover, input_root, is_glob
-from imagexform.batch.pipeline import Settings, Stats, Task, run_pipeline
+from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
 from imagexform.batch.report import FileResult, build_report, write_report
+from imagexform.batch.video import (
+    VideoSettings,
+    describe_source,
+    report_settings,
+    run_tasks,
+    video_suffix,
+)
 from imagexform.errors import UserError
 from imagexform.io.images import display_path, is_temp_name
+from imagexform.io.video import check_spec
 from imagexform.runtime.adjustments import Adjustments
 
 if TYPE_CHECKING:
@@ -71,12 +79,14 @@ class BatchOptions:
     progress: bool | None = None  # None: a bar when stderr is a terminal
     on_result: Callable[[FileResult], None] | None = None  # told of every file (the editor)
     cancel: threading.Event | None = None  # set to stop the run as Ctrl-C does
+    video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
 
 
 def run_batch(options: BatchOptions) -> int:
     """Run the batch and return the exit code: 0 all done, 1 some files failed, 130
     interrupted. Usage problems raise :class:`UserError` (exit 2)."""
     check_template(options.name)
+    check_spec(options.video.encode)
     shard = parse_shard(options.shard) if options.shard else (1, 1)
     skip_tree = _check_output_placement(options)
     if options.max_pixels == 0 or options.max_pixels > _OPENCV_PIXEL_LIMIT:
@@ -118,6 +128,7 @@ def run_batch(options: BatchOptions) -> int:
         flatten=options.flatten,
         overwrite=options.overwrite,
         shard=shard,
+        video_suffix=video_suffix(options.video.encode),
     )
     if options.dry_run:
         _print_plan(planned, options, len(found.sources))
@@ -227,7 +238,7 @@ def _process(
                     options.on_result(result)
 
             if tasks:
-                stats = run_pipeline(tasks, model, settings, collect)
+                stats = run_tasks(tasks, model, settings, options.video, collect)
     except KeyboardInterrupt:
         return results, None, time.perf_counter() - began
     return results, stats, time.perf_counter() - began
@@ -324,7 +335,8 @@ def _print_plan(planned: Sequence[Planned], options: BatchOptions, discovered: i
     for p in planned:
         action = "skip " if p.skip else "write"
         source = display_path(p.source.path)
-        click.echo(f"{action} {source} -> {display_path(p.target)}")
+        note = describe_source(p.source.path)
+        click.echo(f"{action} {source} -> {display_path(p.target)}{note}")
 
 
 def _summarise(
@@ -360,6 +372,7 @@ def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
     left_out = ("input_spec", "output", "model", "report", "progress", "on_result", "cancel")
+    left_out += ("video",)
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)
@@ -367,4 +380,5 @@ def _settings_for_report(
     }
     settings["conditions"] = conditions
     settings["shard"] = list(shard)
+    settings["video"] = report_settings(options.video)
     return {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}
