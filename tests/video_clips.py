@@ -36,15 +36,17 @@ def make_clip(
     times: Sequence[float] | None = None,
     bt709: bool = False,
     codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
 ) -> Path:
-    """An H.264 clip (yuv420p) of ``seconds`` at ``fps``, or with frames at ``times``
+    """An H.264 clip (yuv420p unless told) of ``seconds`` at ``fps``, or with frames at ``times``
     (seconds, for a variable frame rate), and a 440 Hz AAC track of the same length."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     times = list(times) if times is not None else [i / fps for i in range(round(seconds * fps))]
     length = times[-1] + 1 / fps
     with av.open(str(path), "w") as container:
         video = container.add_stream(codec, rate=fps)
         video.width, video.height = size
-        video.pix_fmt = "yuv420p"
+        video.pix_fmt = pix_fmt
         video.codec_context.time_base = Fraction(1, 1000)
         if bt709:
             context = video.codec_context
@@ -68,6 +70,7 @@ def make_clip(
 
 
 def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
         _write_sine(container, container.add_stream("aac", rate=SAMPLE_RATE), seconds)
     return path

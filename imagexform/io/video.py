@@ -51,6 +51,8 @@ DEFAULT_CRF = 18
 LOSSLESS_CODEC = "ffv1"
 _DEFAULT_PIX_FMT = {"ffv1": "yuv444p"}  # a lossless codec should not halve the chroma
 _FALLBACK_CONTAINER = ".mkv"  # Matroska carries every codec above
+# FFmpeg can put these codecs in these containers, but players do not read them there.
+_ODD_PAIRS = frozenset({("ffv1", ".mp4"), ("ffv1", ".m4v"), ("ffv1", ".mov")})
 # Muxers write these themselves; copying them would claim the wrong file type or writer.
 _OWN_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
 
@@ -159,7 +161,7 @@ def probe_video(path: PathLike) -> VideoInfo:
             duration=duration,
             start_pts=first.pts or 0,
             codec=stream.codec_context.name,
-            rotation=int(round(first.rotation or 0)),
+            rotation=round(first.rotation or 0),
             color=_color_tags(first),
             copied_streams=len(_copyable(container)),
             metadata=_user_tags(container.metadata),
@@ -308,6 +310,8 @@ def output_container(source: PathLike, spec: EncodeSpec) -> str:
 
 
 def _can_carry(suffix: str, spec: EncodeSpec) -> bool:
+    if (spec.codec, suffix) in _ODD_PAIRS:
+        return False
     try:
         with av.open(io.BytesIO(), "w", format=_format_name(suffix)) as container:
             stream = _add_video_stream(container, spec, 16, 16, Fraction(1, 25), Fraction(25))
@@ -500,7 +504,7 @@ def _copied(
             if early or (window.end is not None and when >= window.end):
                 continue
             if window.shift:
-                offset = int(round(window.shift / packet.time_base))
+                offset = round(window.shift / packet.time_base)
                 packet.pts -= offset
                 if packet.dts is not None:
                     packet.dts -= offset
