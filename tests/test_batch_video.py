@@ -97,7 +97,9 @@ def test_lossless_option_keeps_every_rgb_sample_in_mkv(tmp_path, models):
 def test_odd_sizes_are_cropped_for_420_and_the_report_says_so(tmp_path, models):
     clip = make_clip(tmp_path / "odd.mkv", 0.5, size=(63, 47), pix_fmt="yuv444p")
     report = tmp_path / "r.json"
-    assert invoke(clip, tmp_path / "out", "-m", models["identity"], "--report", report).exit_code == 0
+    assert (
+        invoke(clip, tmp_path / "out", "-m", models["identity"], "--report", report).exit_code == 0
+    )
     entry = report_of(report)["files"][0]
     assert entry["output_size"] == [62, 46]
     assert "cropped from 63×47 to 62×46" in entry["video"]["notes"][0]

@@ -240,6 +240,36 @@ def decode_frames(
             )
 
 
+def frame_count(info: VideoInfo) -> int:
+    """Frames in the video: the header's count, or estimated from duration and rate."""
+    if info.frames:
+        return info.frames
+    return max(1, round((info.duration or 0) * info.fps))
+
+
+def read_frame(info: VideoInfo, index: int) -> np.ndarray:
+    """Frame ``index`` (counted at the average rate from the first frame) as RGB, found by
+    seeking to the key frame before it, so a frame deep in a long video comes quickly."""
+    target = info.start_pts + round(index / (info.rate * info.time_base))
+    with open_input(info.path) as container:
+        stream = video_stream(container, info.path)
+        container.seek(target, stream=stream, backward=True)
+        last = None
+        half = 0.5 / (info.rate * info.time_base)
+        try:
+            for frame in container.decode(stream):
+                last = frame
+                if (frame.pts or 0) >= target - half:
+                    break
+        except av.error.FFmpegError as exc:
+            if last is None:
+                problem = f"cannot decode frame {index} ({_reason(exc)})"
+                raise ImageReadError(info.path, problem) from None
+        if last is None:
+            raise ImageReadError(info.path, f"no frame {index}")
+        return to_rgb(last)
+
+
 def to_rgb(frame: Any) -> np.ndarray:
     """One conversion to RGB, honouring the frame's own matrix and range (BT.709 stays
     BT.709 rather than being read as BT.601)."""
