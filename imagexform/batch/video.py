@@ -257,17 +257,22 @@ class _VideoJob:
         self.outcome = _Outcome(codec=video.encode.codec, pix_fmt=video.encode.pixel_format)
 
     def run(self) -> _Outcome:
+        """Interrupted, the complete segments stay for the rerun; failed, nothing stays."""
         done = self._resume_point()
         resume_at = self.start + done * self.per_segment
         if done:
             self.outcome.resumed_at = resume_at
-        self._pipeline(resume_at)
-        if self.failure is not None:
-            raise self.failure
-        segments = self._segments()
-        if not segments:
-            raise UserError(f"no frames in {self._range_text()}")
-        self._finish(segments, done)
+        try:
+            self._pipeline(resume_at)
+            if self.failure is not None:
+                raise self.failure
+            segments = self._segments()
+            if not segments:
+                raise UserError(f"no frames in {self._range_text()}")
+            self._finish(segments, done)
+        except Exception:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         return self.outcome
 
     def _finish(self, segments: list[Path], done: int) -> None:
