@@ -12,8 +12,8 @@ Measured in one run on the same model and clip:
   every frame would add ``extra_frames × frame_mb``. The report's ``peak_frames_in_flight``
   is given beside them.
 
-The clip pans across the shipped photos (assets/photos) at 960×540, 24 fps, with a sine-wave
-sound track; the model is batch_pipeline.py's small fully convolutional net (four 3×3
+The clip pans across the shipped photos (scripts/photos_clip.py) at 960×540, 24 fps, with a
+sine-wave sound track; the model is batch_pipeline.py's small fully convolutional net (four 3×3
 convolutions, ``--width`` channels at full resolution, 16 by default). CPU milliseconds per
 frame on both sides show what decoding, colour conversion and H.264 encoding add, whatever
 else the (shared) machine is doing: on a saturated CPU that, not overlap, bounds the ratio.
@@ -31,19 +31,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
-import numpy as np
-from batch_pipeline import PHOTOS, make_model
+from batch_pipeline import make_model
 
 from imagexform.io.video import decode_frames, probe_video
 from imagexform.runtime import load_model
 
-WIDTH, HEIGHT, FPS = 960, 540, 24
-SAMPLE_RATE = 16_000
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from photos_clip import make_clip  # noqa: E402  (scripts/ is not a package)
+
+WIDTH, HEIGHT = 960, 540
 
 # The CLI as users get it; reports torch and the process's peak resident memory.
 _CLI = """
@@ -59,37 +58,6 @@ finally:
     print(f"PEAK_RSS_KB={usage.ru_maxrss}", file=sys.stderr)
     print(f"CPU_SECONDS={usage.ru_utime + usage.ru_stime}", file=sys.stderr)
 """
-
-
-def make_clip(path: Path, frames: int) -> None:
-    """A slow pan across the photos, one after another, with a 440 Hz tone."""
-    photos = sorted(p for p in PHOTOS.iterdir() if p.suffix in (".jpg", ".png"))
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=FPS, options={"crf": "20"})
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        sound = container.add_stream("aac", rate=SAMPLE_RATE)
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(_pan(photos, index), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        samples = np.arange(frames * SAMPLE_RATE // FPS)
-        wave = (0.3 * np.sin(2 * np.pi * 440 * samples / SAMPLE_RATE)).astype(np.float32)
-        for first in range(0, len(wave), 1024):
-            chunk = av.AudioFrame.from_ndarray(wave[None, first : first + 1024], "flt", "mono")
-            chunk.sample_rate, chunk.pts = SAMPLE_RATE, first
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode(None))
-
-
-def _pan(photos: list[Path], index: int) -> np.ndarray:
-    photo = cv2.imread(str(photos[(index // 48) % len(photos)]), cv2.IMREAD_COLOR)
-    scale = 1.3 * max(WIDTH / photo.shape[1], HEIGHT / photo.shape[0])
-    big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    left = (index % 48) * (big.shape[1] - WIDTH) // 48
-    top = (big.shape[0] - HEIGHT) // 2
-    crop = big[top : top + HEIGHT, left : left + WIDTH]
-    return np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
 
 
 def pure_model(model_path: Path, clip: Path, threads: int) -> dict[str, object]:
@@ -157,8 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         clip, long_clip = work / "clip.mp4", work / "long.mp4"
-        make_clip(clip, args.frames)
-        make_clip(long_clip, args.frames * args.long_factor)
+        make_clip(clip, args.frames, (WIDTH, HEIGHT))
+        make_clip(long_clip, args.frames * args.long_factor, (WIDTH, HEIGHT))
         model_path = work / "net.onnx"
         make_model(model_path, width=args.width)
         models, videos = [], []
