@@ -284,3 +284,17 @@ def test_bitrate_and_codec_choice_reach_the_encoder(tmp_path, models):
         stream = container.streams.video[0]
         assert stream.codec_context.name == "vp9"
         assert stream.codec_context.pix_fmt == "yuv444p"
+
+
+def test_segments_of_another_job_are_not_reused(tmp_path, models):
+    clip = make_clip(tmp_path / "clip.mp4", 0.5)
+    parts = tmp_path / "out" / ".clip.mp4.parts"
+    parts.mkdir(parents=True)
+    (parts / "job.json").write_text(json.dumps({"key": "another model or settings"}))
+    (parts / "00000.mp4").write_bytes(b"a segment of something else")
+    report = tmp_path / "r.json"
+    flags = ["-m", models["invert"], "--report", report, "--segment-seconds", "0.25"]
+    assert invoke(clip, tmp_path / "out", *flags).exit_code == 0
+    assert not report_of(report)["files"][0]["video"]["resumed"]
+    assert frame_times(tmp_path / "out" / "clip.mp4") == frame_times(clip)
+    assert not parts.exists()

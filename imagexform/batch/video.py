@@ -322,7 +322,7 @@ class _VideoJob:
         settings = self.settings
         parts = {
             "source": [source.st_size, source.st_mtime_ns],
-            "model": getattr(self.model, "name", type(self.model).__name__),
+            "model": _model_identity(self.model),
             "conditions": {k: list(v) for k, v in settings.conditions.items()},
             "adjustments": asdict(settings.adjustments),
             "encode": asdict(self.video.encode),
@@ -483,6 +483,18 @@ class _VideoJob:
         width, height = self.outcome.size
         writer.write(item.rgb[:height, :width], item.pts)
         self.outcome.processed += 1
+
+
+def _model_identity(model: Model) -> list[object]:
+    """The model file and its version on disk (a retrained file under the same name is a
+    different model), and the precision it runs at."""
+    path = getattr(model, "path", None)
+    try:
+        stat = Path(path).stat() if path is not None else None
+    except OSError:
+        stat = None
+    version = [stat.st_size, stat.st_mtime_ns] if stat is not None else []
+    return [str(path or type(model).__name__), *version, getattr(model, "precision", "")]
 
 
 def _size_or_none(path: Path) -> int | None:
