@@ -149,9 +149,13 @@ def run_tasks(
     images = [t for t in tasks if not is_video_name(t.source.path)]
     videos = [t for t in tasks if is_video_name(t.source.path)]
     stats = run_pipeline(images, model, settings, on_result) if images else Stats()
-    for task in videos:
-        result = process_video(task, model, settings, video, stats)
-        on_result(result)
+    began, cpu = time.perf_counter(), time.process_time()
+    try:
+        for task in videos:
+            on_result(process_video(task, model, settings, video, stats))
+    finally:
+        stats.wall_seconds += time.perf_counter() - began
+        stats.cpu_seconds += time.process_time() - cpu
     return stats
 
 
