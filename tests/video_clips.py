@@ -110,3 +110,34 @@ def rotation(path: Path) -> int:
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
         return round(frame.rotation)
+
+
+def with_subtitles(clip: Path, target: Path, cues: list[tuple[float, float, str]]) -> Path:
+    """``clip`` remuxed into Matroska ``target`` with a SubRip track of ``cues``."""
+    srt = target.with_suffix(".srt")
+    srt.write_text("\n".join(_cue(i, *cue) for i, cue in enumerate(cues, 1)))
+    with (
+        av.open(str(clip)) as source,
+        av.open(str(srt)) as text,
+        av.open(str(target), "w") as out,
+    ):
+        copies = {s: out.add_stream_from_template(s) for s in [*source.streams, *text.streams]}
+        for container in (source, text):
+            for packet in container.demux():
+                if packet.dts is not None:
+                    packet.stream = copies[packet.stream]
+                    out.mux(packet)
+    return target
+
+
+def _cue(number: int, start: float, end: float, words: str) -> str:
+    def stamp(seconds: float) -> str:
+        millis = round(seconds * 1000)
+        return f"00:00:{millis // 1000:02d},{millis % 1000:03d}"
+
+    return f"{number}\n{stamp(start)} --> {stamp(end)}\n{words}\n"
+
+
+def subtitle_bytes(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(subtitles=0) if p.size]
