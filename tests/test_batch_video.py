@@ -25,6 +25,7 @@ from video_clips import (
     frames,
     make_audio_only,
     make_clip,
+    make_gif,
     rotation,
     subtitle_bytes,
     with_subtitles,
@@ -310,3 +311,11 @@ def test_subtitles_are_copied_packet_for_packet(tmp_path, models):
     assert subtitle_bytes(out) == subtitle_bytes(clip) == [b"Hello", b"World"]
     assert audio_bytes(out) == audio_bytes(clip)
     assert frame_times(out) == frame_times(clip)
+
+
+def test_a_gif_is_read_as_video_and_written_as_mp4(tmp_path, models):
+    gif = make_gif(tmp_path / "in" / "anim.gif")
+    assert invoke(tmp_path / "in", tmp_path / "out", "-m", models["invert"]).exit_code == 0
+    out = tmp_path / "out" / "anim.mp4"
+    assert frame_times(out) == frame_times(gif) == [i / 10 for i in range(10)]
+    assert frames(out)[0].shape == (46, 62, 3)

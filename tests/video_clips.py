@@ -141,3 +141,19 @@ def _cue(number: int, start: float, end: float, words: str) -> str:
 def subtitle_bytes(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(subtitles=0) if p.size]
+
+
+def make_gif(path: Path, count: int = 10, size: tuple[int, int] = (63, 47)) -> Path:
+    """An animated GIF at 10 frames a second, odd-sized as GIFs often are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("gif", rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "rgb8"
+        for index in range(count):
+            frame = av.VideoFrame.from_ndarray(shapes(index, *size), format="rgb24")
+            frame = frame.reformat(format="rgb8")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
