@@ -303,12 +303,14 @@ def test_segments_of_another_job_are_not_reused(tmp_path, models):
     assert not parts.exists()
 
 
-def test_subtitles_are_copied_packet_for_packet(tmp_path, models):
+def test_subtitles_are_copied_packet_for_packet_with_stream_tags(tmp_path, models):
     cues = [(0.1, 0.6, "Hello"), (0.7, 0.9, "World")]
     clip = with_subtitles(make_clip(tmp_path / "plain.mp4", 1.0), tmp_path / "in.mkv", cues)
     assert invoke(clip, tmp_path / "out", "-m", models["invert"]).exit_code == 0
     out = tmp_path / "out" / "in.mkv"
     assert subtitle_bytes(out) == subtitle_bytes(clip) == [b"Hello", b"World"]
+    with av.open(str(out)) as container:
+        assert [s.metadata.get("language") for s in container.streams] == ["fra"] * 3
     assert audio_bytes(out) == audio_bytes(clip)
     assert frame_times(out) == frame_times(clip)
 

@@ -113,7 +113,8 @@ def rotation(path: Path) -> int:
 
 
 def with_subtitles(clip: Path, target: Path, cues: list[tuple[float, float, str]]) -> Path:
-    """``clip`` remuxed into Matroska ``target`` with a SubRip track of ``cues``."""
+    """``clip`` remuxed into Matroska ``target`` with a SubRip track of ``cues``, every
+    stream tagged as French."""
     srt = target.with_suffix(".srt")
     srt.write_text("\n".join(_cue(i, *cue) for i, cue in enumerate(cues, 1)))
     with (
@@ -122,6 +123,8 @@ def with_subtitles(clip: Path, target: Path, cues: list[tuple[float, float, str]
         av.open(str(target), "w") as out,
     ):
         copies = {s: out.add_stream_from_template(s) for s in [*source.streams, *text.streams]}
+        for copy in copies.values():
+            copy.metadata["language"] = "fra"
         for container in (source, text):
             for packet in container.demux():
                 if packet.dts is not None:

@@ -54,7 +54,11 @@ _FALLBACK_CONTAINER = ".mkv"  # Matroska carries every codec above
 # FFmpeg can put these codecs in these containers, but players do not read them there.
 _ODD_PAIRS = frozenset({("ffv1", ".mp4"), ("ffv1", ".m4v"), ("ffv1", ".mov")})
 # Muxers write these themselves; copying them would claim the wrong file type or writer.
-_OWN_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
+# Stream tags that describe the encoded data (Matroska statistics) go stale the same way.
+_OWN_TAGS = frozenset(
+    {"major_brand", "minor_version", "compatible_brands", "encoder", "duration", "bps"}
+    | {"number_of_frames", "number_of_bytes"}
+)
 
 
 def is_video_name(path: PathLike) -> bool:
@@ -117,7 +121,8 @@ class VideoInfo:
     rotation: int  # counter-clockwise degrees of the display matrix
     color: ColorTags
     copied_streams: int  # audio and subtitle streams carried over
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # the container's tags
+    stream_metadata: dict[str, str] = field(default_factory=dict)  # the video stream's
 
     @property
     def fps(self) -> float:
@@ -165,6 +170,7 @@ def probe_video(path: PathLike) -> VideoInfo:
             color=_color_tags(first),
             copied_streams=len(_copyable(container)),
             metadata=_user_tags(container.metadata),
+            stream_metadata=_user_tags(stream.metadata),
         )
 
 
@@ -491,12 +497,14 @@ def _assemble(
         inputs = [stack.enter_context(av.open(os.fspath(path))) for path in segments]
         video = output.add_stream_from_template(inputs[0].streams.video[0])
         video.time_base = info.time_base
+        video.metadata.update(info.stream_metadata)
         if info.rotation:
             video.set_display_rotation(info.rotation)
         source = stack.enter_context(open_input(info.path))
-        copies = {s.index: output.add_stream_from_template(s) for s in _copyable(source)}
-        for stream in copies.values():
-            stream.metadata.update(_user_tags(stream.metadata))
+        copies = {}
+        for stream in _copyable(source):
+            copies[stream.index] = output.add_stream_from_template(stream)
+            copies[stream.index].metadata.update(_user_tags(stream.metadata))
         video_packets = _concatenated(inputs, video)
         other_packets = _copied(source, copies, window)
         for _, _, packet in heapq.merge(video_packets, other_packets, key=lambda x: x[:2]):
@@ -574,7 +582,11 @@ def _color_tags(frame: Any) -> ColorTags:
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in tags.items() if key.lower() not in _OWN_TAGS}
+    return {
+        key: value
+        for key, value in tags.items()
+        if key.lower() not in _OWN_TAGS and not key.lower().startswith("_statistics")
+    }
 
 
 def _reason(exc: BaseException) -> str:
