@@ -37,6 +37,7 @@ from imagexform.batch.video import MAX_IN_FLIGHT, parse_frames
 from imagexform.batch.video_options import parse_bitrate
 from imagexform.cli import ImagexformGroup
 from imagexform.errors import UserError
+from imagexform.io.video import encoders
 
 GROUP = ImagexformGroup(commands={"batch": batch})
 CLI_SCRIPT = """
@@ -321,3 +322,19 @@ def test_a_gif_is_read_as_video_and_written_as_mp4(tmp_path, models):
     out = tmp_path / "out" / "anim.mp4"
     assert frame_times(out) == frame_times(gif) == [i / 10 for i in range(10)]
     assert frames(out)[0].shape == (46, 62, 3)
+
+
+@pytest.mark.parametrize(
+    ("codec", "decoded_as"), [("hevc", "hevc"), ("av1", "av1"), ("vp9", "vp9")]
+)
+def test_every_codec_the_wheel_offers_writes_a_playable_video(tmp_path, models, codec, decoded_as):
+    if codec not in encoders():
+        pytest.skip(f"this PyAV build has no {codec} encoder")
+    clip = make_clip(tmp_path / "clip.mkv", 0.5)
+    flags = ["--video-codec", codec, "--crf", "30"]
+    assert invoke(clip, tmp_path / "out", "-m", models["invert"], *flags).exit_code == 0
+    out = tmp_path / "out" / "clip.mkv"
+    assert frame_times(out) == frame_times(clip)
+    assert audio_bytes(out) == audio_bytes(clip)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name in (codec, "libdav1d")

@@ -374,7 +374,10 @@ def _add_video_stream(
     time_base: Fraction,
     rate: Fraction,
 ) -> Any:
-    stream = container.add_stream(check_spec(spec), rate=rate, options=spec.options())
+    encoder = check_spec(spec)
+    if encoder == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: its banner is not for our users
+    stream = container.add_stream(encoder, rate=rate, options=spec.options())
     stream.width, stream.height = width, height
     stream.pix_fmt = spec.pixel_format
     stream.codec_context.time_base = time_base
@@ -495,7 +498,9 @@ def _assemble(
         output = stack.enter_context(av.open(os.fspath(temp), "w", format=format_name))
         output.metadata.update(info.metadata)
         inputs = [stack.enter_context(av.open(os.fspath(path))) for path in segments]
-        video = output.add_stream_from_template(inputs[0].streams.video[0])
+        # opaque: copy the codec parameters without looking for an encoder by the decoder's
+        # name (AV1 is read by libdav1d, which does not encode).
+        video = output.add_stream_from_template(inputs[0].streams.video[0], opaque=True)
         video.time_base = info.time_base
         video.metadata.update(info.stream_metadata)
         if info.rotation:
@@ -503,7 +508,7 @@ def _assemble(
         source = stack.enter_context(open_input(info.path))
         copies = {}
         for stream in _copyable(source):
-            copies[stream.index] = output.add_stream_from_template(stream)
+            copies[stream.index] = output.add_stream_from_template(stream, opaque=True)
             copies[stream.index].metadata.update(_user_tags(stream.metadata))
         video_packets = _concatenated(inputs, video)
         other_packets = _copied(source, copies, window)
