@@ -5,7 +5,7 @@ The decoder and the encoder run in their own threads (FFmpeg and onnxruntime rel
 GIL), the model in the caller's, joined by queues of :data:`QUEUE_DEPTH` frames, so memory
 stays flat however long the video and however large its frames. Every
 ``--segment-seconds`` of output becomes a complete file in a hidden folder beside the target
-(named after it) that appears only when finished; a rerun of the same command finds the
+(batch/segments.py) that appears only when finished; a rerun of the same command finds the
 complete segments and starts the model after the last one. When all are done they are
 joined, without re-encoding, with the input's audio and subtitles into the target, which
 appears only then; the folder is removed.
@@ -16,9 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,10 +29,11 @@ import numpy as np
 
 from imagexform.batch.pipeline import Cancelled, Model, Settings, Stats, Task, run_pipeline
 from imagexform.batch.report import FileResult, describe_error
+from imagexform.batch.segments import SegmentFolder
 from imagexform.batch.smoothing import TemporalSmoother
 from imagexform.batch.video_options import parse_bitrate
 from imagexform.errors import UserError
-from imagexform.io.images import display_path, is_temp_name
+from imagexform.io.images import display_path
 from imagexform.io.video import (
     DecodedFrame,
     DecodeEnd,
@@ -247,7 +246,7 @@ class _VideoJob:
     ) -> None:
         self.task, self.info, self.model = task, info, model
         self.settings, self.video, self.stats = settings, video, stats
-        self.folder = task.target.parent / f".{task.target.name}.parts"
+        self.parts = SegmentFolder(task.target)
         self.per_segment = max(1, round(video.segment_seconds * info.fps))
         self.start, self.stop_at = video.frames or (0, None)
         self.decoded: queue.Queue[object] = queue.Queue(maxsize=QUEUE_DEPTH)
@@ -262,7 +261,7 @@ class _VideoJob:
 
     def run(self) -> _Outcome:
         """Interrupted, the complete segments stay for the rerun; failed, nothing stays."""
-        done = self._resume_point()
+        done = self.parts.resume(self._job_key())
         resume_at = self.start + done * self.per_segment
         if done:
             self.outcome.resumed_at = resume_at
@@ -270,12 +269,12 @@ class _VideoJob:
             self._pipeline(resume_at)
             if self.failure is not None:
                 raise self.failure
-            segments = self._segments()
+            segments = self.parts.complete()
             if not segments:
                 raise UserError(f"no frames in {self._range_text()}")
             self._finish(segments, done)
         except Exception:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self.parts.remove()
             raise
         return self.outcome
 
@@ -291,33 +290,11 @@ class _VideoJob:
             window = Window(first, self.end.next_time, first)
         outcome.bytes_out = assemble(self.task.target, segments, self.info, window)
         outcome.seconds = media_duration(self.task.target)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.parts.remove()
 
     def _range_text(self) -> str:
         stop = "end" if self.stop_at is None else str(self.stop_at)
         return f"--frames {self.start}:{stop}" if self.video.frames else "the video"
-
-    def _resume_point(self) -> int:
-        """How many complete segments a killed run of the same job left; anything else in
-        the folder (another job's segments, temp files) is cleared."""
-        key = self._job_key()
-        manifest = self.folder / "job.json"
-        try:
-            same = json.loads(manifest.read_text())["key"] == key
-        except (OSError, ValueError, KeyError, TypeError):
-            same = False
-        if not same:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder.mkdir(parents=True)
-            manifest.write_text(json.dumps({"key": key}))
-            return 0
-        for entry in os.scandir(self.folder):
-            if is_temp_name(entry.name):
-                os.unlink(entry.path)
-        count = 0
-        while self._segment_path(count).exists():
-            count += 1
-        return count
 
     def _job_key(self) -> str:
         """Everything that changes the output: a segment is only reused for the same input
@@ -335,15 +312,6 @@ class _VideoJob:
             "per_segment": self.per_segment,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-    def _segment_path(self, index: int) -> Path:
-        return self.folder / f"{index:05d}{self.task.target.suffix}"
-
-    def _segments(self) -> list[Path]:
-        count = 0
-        while self._segment_path(count).exists():
-            count += 1
-        return [self._segment_path(i) for i in range(count)]
 
     def _pipeline(self, resume_at: int) -> None:
         decoder = threading.Thread(target=self._decode, args=(resume_at,), daemon=True)
@@ -478,9 +446,7 @@ class _VideoJob:
             )
         self.outcome.size = size
         offset = (self.first_pts or 0) if self.video.frames is not None else 0
-        return SegmentWriter(
-            self._segment_path(segment), self.video.encode, size, self.info, offset
-        )
+        return SegmentWriter(self.parts.path(segment), self.video.encode, size, self.info, offset)
 
     def _write(self, writer: SegmentWriter, item: DecodedFrame) -> None:
         assert item.rgb is not None
