@@ -10,7 +10,7 @@ Measured in one run on the same model and clip:
 - memory: the batch process's peak RSS on the clip and on a clip ``--long-factor`` times
   longer; with at most a few frames in flight the two peaks are about equal, where holding
   every frame would add ``extra_frames × frame_mb``. The report's ``peak_frames_in_flight``
-  is given beside them.
+  is given beside them; ``memory_3840x2160`` repeats the check on a 4K clip.
 
 The clip pans across the shipped photos (scripts/photos_clip.py) at 960×540, 24 fps, with a
 sine-wave sound track; the model is batch_pipeline.py's small fully convolutional net (four 3×3
@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from photos_clip import make_clip  # noqa: E402  (scripts/ is not a package)
 
 WIDTH, HEIGHT = 960, 540
+UHD = (3840, 2160)
 
 # The CLI as users get it; reports torch and the process's peak resident memory.
 _CLI = """
@@ -106,9 +107,11 @@ def video_run(model_path: Path, clip: Path, out: Path, threads: int) -> dict[str
     }
 
 
-def memory(videos: list[dict], long_run: dict, frames: int) -> dict[str, object]:
+def memory(
+    videos: list[dict], long_run: dict, frames: int, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> dict[str, object]:
     """Peak RSS on the clip and on the long one, beside what holding every frame would add."""
-    frame_mb = WIDTH * HEIGHT * 3 / 2**20
+    frame_mb = size[0] * size[1] * 3 / 2**20
     extra = long_run["frames"] - frames
     return {
         "frame_mb": round(frame_mb, 2),
@@ -121,6 +124,19 @@ def memory(videos: list[dict], long_run: dict, frames: int) -> dict[str, object]
     }
 
 
+def uhd_memory(work: Path, frames: int, factor: int, threads: int) -> dict[str, object]:
+    """The same memory check at 3840×2160 with a one-convolution model, so the codec's and
+    the pipeline's buffers, not the model, decide the peak."""
+    model_path = work / "uhd.onnx"
+    make_model(model_path, layers=1)
+    runs = []
+    for count in (frames, frames * factor):
+        clip = work / f"uhd{count}.mp4"
+        make_clip(clip, count, UHD)
+        runs.append(video_run(model_path, clip, work / f"uhd_out{count}", threads))
+    return memory(runs[:1], runs[1], frames, UHD)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=48)
@@ -128,6 +144,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--long-factor", type=int, default=4)
     parser.add_argument("--width", type=int, default=16, help="channels of the model's layers")
+    parser.add_argument("--uhd-frames", type=int, default=12, help="4K memory check; 0: skip")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
@@ -142,6 +159,11 @@ def main() -> None:
             models.append(pure_model(model_path, clip, args.threads))
             videos.append(video_run(model_path, clip, work / f"out{index}", args.threads))
         long_run = video_run(model_path, long_clip, work / "long_out", args.threads)
+        uhd = (
+            uhd_memory(work, args.uhd_frames, args.long_factor, args.threads)
+            if args.uhd_frames
+            else None
+        )
 
     model_rate = statistics.median(m["frames_per_second"] for m in models)
     video_rate = statistics.median(v["frames_per_second"] for v in videos)
@@ -165,6 +187,7 @@ def main() -> None:
                 "model_cpu_ms_per_frame": statistics.median(m["cpu_ms_per_frame"] for m in models),
                 "video_cpu_ms_per_frame": statistics.median(v["cpu_ms_per_frame"] for v in videos),
                 "memory": memory(videos, long_run, args.frames),
+                "memory_3840x2160": uhd,
                 "torch_loaded": any(v["torch_loaded"] for v in [*videos, long_run]),
             },
             indent=2,

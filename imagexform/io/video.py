@@ -50,6 +50,16 @@ DEFAULT_CODEC = "h264"
 DEFAULT_CRF = 18
 LOSSLESS_CODEC = "ffv1"
 _DEFAULT_PIX_FMT = {"ffv1": "yuv444p"}  # a lossless codec should not halve the chroma
+# Encoders look ahead of the frame they code; their defaults (x264: 40 frames, VP9: 25) hold
+# dozens of frames beside ours: 0.9 GB more at 4K for x264. Ten frames keep most of the
+# rate-control gain at under a third of the memory.
+_BOUNDED_LOOKAHEAD: dict[str, dict[str, str]] = {
+    "libx264": {"rc-lookahead": "10"},
+    "libx265": {"x265-params": "rc-lookahead=10:log-level=error"},
+    "libvpx-vp9": {"lag-in-frames": "10"},
+    "libsvtav1": {"svtav1-params": "lookahead=10"},
+}
+_MAX_ENCODER_THREADS = 8  # each frame thread holds a frame; more hardly speeds encoding up
 _FALLBACK_CONTAINER = ".mkv"  # Matroska carries every codec above
 # FFmpeg can put these codecs in these containers, but players do not read them there.
 _ODD_PAIRS = frozenset({("ffv1", ".mp4"), ("ffv1", ".m4v"), ("ffv1", ".mov")})
@@ -377,7 +387,9 @@ def _add_video_stream(
     encoder = check_spec(spec)
     if encoder == "libsvtav1":
         os.environ.setdefault("SVT_LOG", "1")  # errors only: its banner is not for our users
-    stream = container.add_stream(encoder, rate=rate, options=spec.options())
+    options = spec.options() | _BOUNDED_LOOKAHEAD.get(encoder, {})
+    stream = container.add_stream(encoder, rate=rate, options=options)
+    stream.codec_context.thread_count = min(_MAX_ENCODER_THREADS, os.cpu_count() or 1)
     stream.width, stream.height = width, height
     stream.pix_fmt = spec.pixel_format
     stream.codec_context.time_base = time_base
