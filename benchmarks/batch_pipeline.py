@@ -50,7 +50,7 @@ WIDTH, HEIGHT = 1024, 768
 # does; reports whether torch was imported.
 _CLI = """
 import sys
-from imagexform.batch.command import batch
+from imagexform.commands.batch import batch
 from imagexform.cli import cli
 cli.add_command(batch)
 try:

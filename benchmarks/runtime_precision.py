@@ -6,7 +6,7 @@ both are first trained briefly on ``assets/photos`` (cached under ``--work``):
 - pix2pix ``unet_256`` ngf 64 (denoising, ``--unet-steps``).
 
 For each network:
-- ``prepare``: what ``precision="fast"`` decides (:func:`imagexform.runtime.precision.prepare`),
+- ``prepare``: what ``precision="fast"`` decides (:func:`imagexform.runtime.quantize.prepare`),
   calibrated on the first four photos;
 - ``recipes``: every int8 recipe (plus QOperator form for comparison), judged on the other four
   photos through :meth:`RuntimeModel.transform` against the fp32 transform, uint8 output as it
@@ -35,7 +35,7 @@ from runtime_networks import fitted_models, interleaved
 
 from imagexform.runtime import load_model, processing
 from imagexform.runtime.model import RuntimeModel
-from imagexform.runtime.precision import RECIPES, prepare, quantize
+from imagexform.runtime.quantize import RECIPES, prepare, quantize
 from imagexform.runtime.session import CPU, session_options
 
 

@@ -139,7 +139,8 @@ def loss_curve(
             dataset[((index * config.batch_size + k) % len(dataset), index)]
             for k in range(config.batch_size)
         ]
-        history.append(step(context.to_device(torch.utils.data.default_collate(items))))
+        losses = step(context.to_device(torch.utils.data.default_collate(items)))
+        history.append({key: float(value) for key, value in losses.items()})
     return {key: round(statistics.mean(h[key] for h in history[-TAIL:]), 4) for key in history[0]}
 
 

@@ -34,12 +34,28 @@ def installed() -> dict[str, str]:
 
 
 def examine() -> Findings:
+    """What is installed and every known-bad combination found, each with its fix."""
     findings = Findings()
-    facts, problems = findings.facts, findings.problems
-    facts.append(("python", f"{platform.python_version()} ({sys.executable})"))
-    facts.append(("imagexform", imagexform.__version__))
+    findings.facts.append(("python", f"{platform.python_version()} ({sys.executable})"))
+    findings.facts.append(("imagexform", imagexform.__version__))
     packages = installed()
+    _examine_onnxruntime(findings, packages)
+    if "opencv-python" in packages:
+        findings.problems.append(
+            (
+                "opencv-python is installed beside opencv-python-headless; it ships its own Qt, "
+                "which breaks the desktop editor",
+                "pip uninstall -y opencv-python && "
+                "pip install --force-reinstall opencv-python-headless",
+            )
+        )
+    _examine_torch(findings)
+    _examine_plugins(findings)
+    return findings
 
+
+def _examine_onnxruntime(findings: Findings, packages: dict[str, str]) -> None:
+    facts, problems = findings.facts, findings.problems
     runtimes = [name for name in ("onnxruntime", "onnxruntime-gpu") if name in packages]
     facts.append(("onnxruntime", ", ".join(f"{n} {packages[n]}" for n in runtimes) or "missing"))
     if len(runtimes) > 1:
@@ -66,34 +82,29 @@ def examine() -> Findings:
                 )
             )
 
-    if "opencv-python" in packages:
-        problems.append(
-            (
-                "opencv-python is installed beside opencv-python-headless; it ships its own Qt, "
-                "which breaks the desktop editor",
-                "pip uninstall -y opencv-python && "
-                "pip install --force-reinstall opencv-python-headless",
-            )
-        )
 
+def _examine_torch(findings: Findings) -> None:
     if importlib.util.find_spec("torch") is None:
-        facts.append(("torch", "not installed (training needs pip install 'imagexform[train]')"))
-    else:
-        import torch
+        findings.facts.append(
+            ("torch", "not installed (training needs pip install 'imagexform[train]')")
+        )
+        return
+    import torch
 
-        cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-        facts.append(("torch", f"{torch.__version__}, {cuda}"))
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+    findings.facts.append(("torch", f"{torch.__version__}, {cuda}"))
 
+
+def _examine_plugins(findings: Findings) -> None:
     from imagexform.plugins import host
 
     for record in host().records.values():
-        facts.append((f"plugin {record.name}", f"{record.version or '?'} {record.status}"))
+        findings.facts.append((f"plugin {record.name}", f"{record.version or '?'} {record.status}"))
         if record.status in ("failed", "incompatible"):
-            problems.append(
+            findings.problems.append(
                 (
                     f"plugin {record.name} {record.status}: {record.error}",
                     f"upgrade or remove it (pip install -U / pip uninstall the distribution "
                     f"that provides {record.name!r}), or leave it out with IMAGEXFORM_LOAD_PLUGINS",
                 )
             )
-    return findings

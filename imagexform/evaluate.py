@@ -159,7 +159,6 @@ def evaluate_images(
     measure, that is an error naming the first problem.
     """
     evaluation = Evaluation(model_path=model_path, data=data, scale=scale)
-    smallest = _SSIM_WINDOW + 2 * scale
     for path in paths:
         if on_image is not None:
             on_image(path)
@@ -168,36 +167,11 @@ def evaluate_images(
         except ImageReadError as error:
             evaluation.skipped.append((path, error.problem))
             continue
-        height, width = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
-        if min(height, width) < smallest:
-            evaluation.skipped.append(
-                (
-                    path,
-                    f"{hr.shape[1]}×{hr.shape[0]} is too small to measure at ×{scale} "
-                    f"(needs {smallest}×{smallest})",
-                )
-            )
+        problem = _too_small(hr, scale)
+        if problem:
+            evaluation.skipped.append((path, problem))
             continue
-        hr = hr[:height, :width]
-        lr = imresize(hr, 1 / scale)
-        output = upscale(lr)
-        if output.shape != hr.shape:
-            source = display_path(model_path) if model_path is not None else "the model"
-            raise UserError(
-                f"{source}: turned a {lr.shape[1]}×{lr.shape[0]} input into "
-                f"{output.shape[1]}×{output.shape[0]}×{output.shape[2]}, not the "
-                f"{width}×{height}×3 of ×{scale}; is --scale right?"
-            )
-        bicubic = imresize(lr, scale)
-        evaluation.images.append(
-            ImageResult(
-                path=path,
-                width=width,
-                height=height,
-                model=sr_scores(output, hr, crop_border=scale),
-                bicubic=sr_scores(bicubic, hr, crop_border=scale),
-            )
-        )
+        evaluation.images.append(_score(path, hr, upscale, scale, model_path))
     if not evaluation.images:
         first_path, first_problem = evaluation.skipped[0]
         raise UserError(
@@ -205,6 +179,44 @@ def evaluate_images(
             f"(first: {display_path(first_path.name)}: {first_problem})"
         )
     return evaluation
+
+
+def _too_small(hr: np.ndarray, scale: int) -> str:
+    """Why ``hr`` cannot be measured at ×``scale`` (SSIM's window after the border crop), or
+    an empty string when it can."""
+    smallest = _SSIM_WINDOW + 2 * scale
+    if min(hr.shape[0] // scale, hr.shape[1] // scale) * scale >= smallest:
+        return ""
+    return (
+        f"{hr.shape[1]}×{hr.shape[0]} is too small to measure at ×{scale} "
+        f"(needs {smallest}×{smallest})"
+    )
+
+
+def _score(
+    path: Path, hr: np.ndarray, upscale: Upscaler, scale: int, model_path: Path | None
+) -> ImageResult:
+    """The model's and bicubic's scores on one photo (cropped to a multiple of ``scale``),
+    from the LR made of it."""
+    height, width = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+    hr = hr[:height, :width]
+    lr = imresize(hr, 1 / scale)
+    output = upscale(lr)
+    if output.shape != hr.shape:
+        source = display_path(model_path) if model_path is not None else "the model"
+        raise UserError(
+            f"{source}: turned a {lr.shape[1]}×{lr.shape[0]} input into "
+            f"{output.shape[1]}×{output.shape[0]}×{output.shape[2]}, not the "
+            f"{width}×{height}×3 of ×{scale}; is --scale right?"
+        )
+    bicubic = imresize(lr, scale)
+    return ImageResult(
+        path=path,
+        width=width,
+        height=height,
+        model=sr_scores(output, hr, crop_border=scale),
+        bicubic=sr_scores(bicubic, hr, crop_border=scale),
+    )
 
 
 def evaluate_model(

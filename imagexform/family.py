@@ -11,6 +11,7 @@ the inference side never installs torch. Torch types appear only in annotations.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from imagexform.config import path_setting
+from imagexform.errors import UserError
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -59,6 +61,12 @@ class TrainConfig:
     early_stop_metric: str = ""  # e.g. "val/psnr"; empty disables early stopping
     early_stop_mode: Literal["min", "max"] = "max"
     early_stop_patience: int = 5  # validations without improvement before stopping
+    # FID or KID (clean-fid) of the outputs on the validation split; lower is better, and the
+    # best checkpoint is kept as checkpoints/best. "val/fid" can drive early stopping (min).
+    eval_metric: Literal["", "fid", "kid"] = ""
+    eval_every: int = 1000  # steps between FID/KID measurements (and at the last step)
+    fid_mode: Literal["clean", "legacy_pytorch"] = "clean"  # clean-fid's feature mode
+    feature_weights: str = path_setting()  # the Inception weights file, for offline machines
     num_workers: int = 0  # DataLoader worker processes
     # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is missing) and on CPUs
     # with native bf16 (AVX512-BF16/AMX), fp32 elsewhere
@@ -71,6 +79,21 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class GANConfig(TrainConfig):
+    """The settings every adversarially trained family shares; a GAN family's config extends
+    this instead of TrainConfig and narrows ``gan_mode``'s choices or defaults as it needs."""
+
+    gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp", "ragan"] = "vanilla"
+    lambda_gp: float = 10.0  # gradient penalty weight, used with gan_mode = "wgangp"
+    beta1: float = 0.5  # Adam's betas for every optimizer of the step (TrainStep.adam)
+    beta2: float = 0.999
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return (self.beta1, self.beta2)
 
 
 @dataclass(frozen=True)
@@ -110,27 +133,63 @@ class TileHints:
 
     tile_size: int = 0  # input pixels per tile edge
     overlap: int = 16  # input pixels shared by neighbouring tiles, blended with feathering
+    # Effective receptive field's radius in input pixels, measured at export (0: unknown, in
+    # files from before it was recorded); the runtime's default overlap then covers it.
+    receptive_field: int = 0
 
 
 class TrainStep(ABC):
-    """One family's optimisation step, constructed once per run by :meth:`Family.train_step`.
+    """One family's optimisation step, constructed once per run by :meth:`Family.train_step`
+    as ``step_class(config, nets, context)``.
 
-    It owns its optimizers (their kind and betas are family knowledge) and uses
-    ``TrainContext.optimize`` for backward/step so the trainer can apply precision, gradient
-    scaling and clipping uniformly.
+    It owns its optimizers (their kind and betas are family knowledge): create each with
+    :meth:`adam`, which registers it for the trainer to schedule, checkpoint and restore. Use
+    ``TrainContext.optimize`` for backward/step so the trainer applies precision, gradient
+    scaling, averaging across processes and clipping uniformly.
     """
 
-    @abstractmethod
+    def __init__(self, config: TrainConfig, nets: dict[str, nn.Module], context: TrainContext):
+        self.config, self.nets, self.context = config, nets, context
+        self._optimizers: dict[str, Optimizer] = {}
+
+    def adam(
+        self,
+        name: str,
+        *modules: nn.Module,
+        lr: float | None = None,
+        betas: tuple[float, float] | None = None,
+    ) -> Optimizer:
+        """A fused Adam over ``modules``' parameters, registered under ``name``. ``lr``
+        defaults to ``config.lr``; ``betas`` to the config's (a GANConfig's beta1/beta2),
+        else (0.9, 0.999)."""
+        import itertools
+
+        parameters = itertools.chain.from_iterable(m.parameters() for m in modules)
+        betas = betas or getattr(self.config, "betas", (0.9, 0.999))
+        optimizer = self.context.adam(parameters, lr or self.config.lr, betas)
+        self._optimizers[name] = optimizer
+        return optimizer
+
     def optimizers(self) -> dict[str, Optimizer]:
         """The optimizers by name; the trainer schedules, checkpoints and restores them."""
+        return self._optimizers
 
     @abstractmethod
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        """Update the networks on one batch and return scalar losses for logging."""
+    def __call__(self, batch: Mapping[str, Any]) -> Mapping[str, Tensor | float]:
+        """Update the networks on one batch and return the losses for logging, as tensors:
+        the trainer reads them (a device sync) and checks they are finite only on the steps
+        it logs, so a GPU is never stalled waiting for a number nobody looks at."""
 
     @abstractmethod
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(self, batch: Mapping[str, Any]) -> Mapping[str, Tensor | float]:
         """Metrics on one held-out batch (called under ``torch.no_grad`` in eval mode)."""
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor] | None:
+        """For FID/KID while training (``eval_metric``): the family's output for one held-out
+        batch and real images of the domain it should resemble, both N×C×H×W in the IOSpec
+        value range. None (the default) when the family has no such pair. Called under
+        ``torch.no_grad`` in eval mode."""
+        return None
 
     @abstractmethod
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
@@ -146,13 +205,38 @@ class Imported:
     config: TrainConfig
     nets: dict[str, nn.Module]
     description: str = ""
+    # What the importer learnt about the network beyond the family's config (spandrel's model
+    # descriptor: architecture name and sub-type, tags, size requirements, half-precision
+    # support, a licence note); recorded in the model's metadata and shown by ``models info``.
+    architecture: dict[str, Any] = field(default_factory=dict)
+    task: str = ""  # what the model does ("super-resolution", "restoration", ...)
 
 
 class Importer(ABC):
-    """Recognises and converts one foreign checkpoint format (usually a reference repo's)."""
+    """Recognises and converts one foreign checkpoint format (usually a reference repo's).
+
+    As spandrel does it, recognising (:meth:`detect`, cheap) is apart from loading
+    (:meth:`load`, builds the network), and the order importers are asked in is an explicit
+    ``priority`` rather than plugin registration order: lower runs first. Importers that know
+    one layout exactly keep the default; broad fallbacks (spandrel) take a high number."""
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
+    priority: ClassVar[int] = 100
+    # True for networks from code we do not maintain (spandrel's): torch's dynamo exporter has
+    # crashed the process on some, so it runs on them in a child process
+    isolate_export: ClassVar[bool] = False
+
+    def detect(self, checkpoint: Mapping[str, Any]) -> bool:
+        """Whether ``checkpoint`` looks like this importer's format, from its keys and tensor
+        shapes alone. The default asks :meth:`load`, which is correct but builds networks;
+        override it with a check that builds nothing."""
+        try:
+            return self.load(checkpoint) is not None
+        except UserError:  # recognised, but needs a setting only the user can give
+            return True
+        except Exception:
+            return False
 
     @abstractmethod
     def load(
@@ -175,6 +259,9 @@ class Family(ABC):
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
     dataset_layout: ClassVar[str] = ""  # one line shown to users: what folder layout it reads
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)  # nets averaged when ema_decay > 0
+    # "package.module:Class", the TrainStep; imported only when training starts, so listing
+    # families never imports torch
+    step_class: ClassVar[str] = ""
 
     @abstractmethod
     def build(self, config: TrainConfig) -> dict[str, nn.Module]:
@@ -184,17 +271,28 @@ class Family(ABC):
     def dataset(self, config: TrainConfig, root: Path, split: str) -> Dataset | None:
         """The dataset for ``split`` (``train``, ``val``, ``test``) under ``root``, or None when
         that split does not exist. ``train`` must raise a ``DataError`` when unusable. Items must
-        be picklable dicts of tensors (and strings)."""
+        be picklable dicts of tensors (and strings). Either a ``SampleDataset`` (implements
+        ``load(index, rng)``, reports left-out files in ``skipped``) or any map-style torch
+        ``Dataset``, which the trainer wraps (see :mod:`imagexform.data.samples`)."""
 
-    @abstractmethod
     def train_step(
         self, config: TrainConfig, nets: dict[str, nn.Module], context: TrainContext
     ) -> TrainStep:
-        """The object that performs one optimisation step on ``nets``."""
+        """The object that performs one optimisation step on ``nets``: by default
+        :attr:`step_class`, imported now and constructed with ``(config, nets, context)``."""
+        module_name, _, class_name = self.step_class.partition(":")
+        if not module_name or not class_name:
+            raise TypeError(
+                f"family {self.name!r}: set step_class = 'package.module:Class' "
+                "or override train_step"
+            )
+        step_class = getattr(importlib.import_module(module_name), class_name)
+        return step_class(config, nets, context)
 
-    @abstractmethod
     def inference_module(self, config: TrainConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        """The module to export: takes ``image`` (and condition tensors) per :meth:`io_spec`."""
+        """The module to export: takes ``image`` (and condition tensors) per :meth:`io_spec`.
+        The generator ``G`` by default."""
+        return nets["G"]
 
     @abstractmethod
     def io_spec(self, config: TrainConfig) -> IOSpec:
@@ -219,6 +317,22 @@ class Family(ABC):
         ``{"A2B": "G_A", "B2A": "G_B"}``). Empty by default: the family exports
         :meth:`inference_module` alone."""
         return {}
+
+    def variant_role(self, config: TrainConfig, variant: str) -> str:
+        """The :attr:`ModelInfo.role <imagexform.modelinfo.ModelInfo.role>` recorded in
+        ``variant``'s exports: "" (an image transform) by default; ``CLASSIFIER_ROLE`` for a
+        variant that classifies photos for the run's generator (face editing's attributes)."""
+        return ""
+
+    def adopt(self, imported: Imported) -> Imported | None:
+        """This family's reading of networks that another family's importer recognised.
+
+        Some files cannot tell which family trained them: a junyanz ResNet generator is
+        pix2pix's, or one direction of a CycleGAN. When the user (``import --family``) or the
+        catalog says which, the importer's result is handed to that family, which returns it
+        as its own (its config, its network names) or None when the networks do not fit.
+        None by default: the family adopts nothing."""
+        return None
 
     def export_modules(
         self, config: TrainConfig, nets: dict[str, nn.Module]

@@ -1,4 +1,4 @@
-"""The plugin API: every hook a plugin may implement.
+"""The plugin hooks: every hook a plugin may implement (part of :mod:`imagexform.plugin_api`).
 
 A plugin is any object (usually a module) registered under the ``imagexform`` entry-point
 group. It implements hooks by decorating functions with :data:`hookimpl`. Every hook is
@@ -43,15 +43,6 @@ def imagexform_families() -> list[Family]:
 
 
 @hookspec
-def imagexform_losses() -> dict[str, Any]:
-    """Return extra losses by name, for families whose config selects a loss by name.
-
-    Called when a family resolves a loss name it does not know itself. Values are callables
-    that build a ``torch.nn.Module``; importing torch inside the callable keeps listing cheap.
-    """
-
-
-@hookspec
 def imagexform_importers() -> list[Importer]:
     """Return importers for foreign checkpoints (e.g. a reference implementation's ``.pth``).
 
@@ -70,7 +61,10 @@ def imagexform_catalog_entries() -> list[dict[str, Any]]:
     ``imagexform/catalog/catalog.toml``: ``name``, ``family``, ``task`` and an ``https://``
     ``url`` at least, and ``license``, ``citation``, ``archive_member``, ``size``, ``sha256``
     and ``set`` (importer settings) where known. The file must be one an importer (yours or
-    a family's) recognises. A name already in the catalog is ignored with a warning.
+    a family's) recognises; when that importer reads it as another family's model (a junyanz
+    generator is pix2pix's to the importer), the entry's ``family`` adopts it
+    (:meth:`Family.adopt <imagexform.family.Family.adopt>`), so a model keeps the family it
+    was trained as. A name already in the catalog is ignored with a warning.
     """
 
 

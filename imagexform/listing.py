@@ -29,3 +29,12 @@ def listing(
         if detail:
             lines.append(click.style("    " + " ".join(detail.split()), dim=True))
     return "\n".join(lines)
+
+
+def size_text(size_bytes: float) -> str:
+    """A file size as people read it: ``812 B``, ``2.4 MB``, ``1.3 GB`` (powers of 1000)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size_bytes < 1000 or unit == "GB":
+            return f"{size_bytes:.0f} {unit}" if unit == "B" else f"{size_bytes:.1f} {unit}"
+        size_bytes /= 1000
+    raise AssertionError("unreachable")

@@ -9,7 +9,7 @@ it came from. Torch-free: the inference side imports this.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from imagexform.errors import UserError
@@ -19,6 +19,10 @@ SCHEMA_VERSION = 1
 METADATA_KEY = "imagexform"
 IMAGE_INPUT = "image"
 OUTPUT = "output"
+# ModelInfo.role of a model that answers, for a photo, one probability per label of the first
+# condition of the generator it pairs with (the generator exported from the same run), so the
+# editor can preset that generator's sliders from the photo (face editing's attribute head).
+CLASSIFIER_ROLE = "classifier"
 
 
 @dataclass
@@ -34,7 +38,12 @@ class ModelInfo:
     precision: str = "fp32"
     provenance: dict[str, Any] = field(default_factory=dict)
     variant: str = ""  # which of the family's variants this file is (e.g. CycleGAN's "B2A")
+    role: str = ""  # "" for an image transform; CLASSIFIER_ROLE for a generator's classifier
     icon: str = ""  # base64 PNG the editor shows for the model (a style model's painting)
+    task: str = ""  # what an imported model does: "super-resolution", "restoration", ...
+    # Imported models: architecture name, sub-type, parameters, GFLOPs per megapixel, licence
+    # note... (see imagexform.export.importing.architecture_record)
+    architecture: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -72,14 +81,30 @@ class ModelInfo:
                 config=dict(raw.get("config", {})),
                 plugin=raw.get("plugin"),
                 plugin_version=raw.get("plugin_version"),
-                tile=TileHints(**raw.get("tile", {})),
+                tile=_known(TileHints, raw.get("tile", {})),
                 precision=str(raw.get("precision", "fp32")),
                 provenance=dict(raw.get("provenance", {})),
                 variant=str(raw.get("variant", "")),
+                role=str(raw.get("role", _legacy_role(raw))),
                 icon=str(raw.get("icon", "")),
+                task=str(raw.get("task", "")),
+                architecture=dict(raw.get("architecture", {})),
                 schema_version=version,
             )
         except UserError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UserError(f"{source}: malformed imagexform metadata ({exc})") from None
+
+
+def _legacy_role(raw: dict[str, Any]) -> str:
+    """The role of a file written before ModelInfo had one: face editing's classifier was
+    the only one, exported as its variant named "classifier"."""
+    return CLASSIFIER_ROLE if raw.get("variant") == CLASSIFIER_ROLE else ""
+
+
+def _known(kind: type, values: dict[str, Any]) -> Any:
+    """``kind`` from the keys it knows: a hint added by a newer imagexform is ignored here
+    instead of making the whole file unreadable."""
+    names = {f.name for f in fields(kind)}
+    return kind(**{key: value for key, value in values.items() if key in names})

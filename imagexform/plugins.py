@@ -156,12 +156,6 @@ class PluginHost:
             found.extend(group)
         return found
 
-    def losses(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for group in self._safe_hook("imagexform_losses"):
-            merged.update(group)
-        return merged
-
     def catalog_entries(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """What each plugin adds to the model catalog, by plugin name."""
         return self._safe_hook_by_plugin("imagexform_catalog_entries")

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_models import conv_weights, image_tensor, save
 
 from imagexform.family import ConditionSpec, IOSpec
-from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
+from imagexform.modelinfo import CLASSIFIER_ROLE, IMAGE_INPUT, OUTPUT, ModelInfo
 
 
 def info(family: str, *conditions: ConditionSpec) -> ModelInfo:
@@ -114,3 +114,21 @@ def slow_model(path: Path, width: int = 16, layers: int = 4) -> Path:
         nodes.append(helper.make_node("Tanh" if last else "Relu", [conv], [current]))
         channels = out_channels
     return save(path, nodes, info=info("slow"), initializers=weights)
+
+
+def classifier_model(path: Path, described: ModelInfo | None = None) -> Path:
+    """Sigmoid of each channel's mean: a cyan photo is 'blond' and 'young', not black-haired.
+    By default the attribute classifier of the "faces" models (three labels)."""
+    described = described or ModelInfo(
+        family="faces", io=IOSpec(out_channels=3), variant="classifier", role=CLASSIFIER_ROLE
+    )
+    return save(
+        path,
+        [
+            helper.make_node("GlobalAveragePool", [IMAGE_INPUT], ["mean"]),
+            helper.make_node("Flatten", ["mean"], ["flat"]),
+            helper.make_node("Sigmoid", ["flat"], [OUTPUT]),
+        ],
+        info=described,
+        outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", 3])],
+    )

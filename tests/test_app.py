@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 import weakref
 from pathlib import Path
 
@@ -19,9 +19,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("onnx")
 
-from batch_models import ATTRIBUTES, attributes_model, invert_model, slow_model
+from batch_models import ATTRIBUTES, attributes_model, classifier_model, invert_model, slow_model
 from handmade import exif_block
-from onnx import TensorProto, helper
+from onnx import helper
 from onnx_models import image_tensor, save
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer
 
@@ -32,26 +32,11 @@ from imagexform.app.window import MainWindow
 from imagexform.family import IOSpec
 from imagexform.io.images import read_image
 from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata
-from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
+from imagexform.modelinfo import OUTPUT, ModelInfo
 from imagexform.runtime import load_model
 
 WAIT_MS = 20000
 CONVERT_MS = 180000
-
-
-def classifier_model(path: Path) -> Path:
-    """Sigmoid of each channel's mean: a cyan photo is 'blond' and 'young', not black-haired."""
-    info = ModelInfo(family="faces", io=IOSpec(out_channels=3), variant="classifier")
-    return save(
-        path,
-        [
-            helper.make_node("GlobalAveragePool", [IMAGE_INPUT], ["mean"]),
-            helper.make_node("Flatten", ["mean"], ["flat"]),
-            helper.make_node("Sigmoid", ["flat"], [OUTPUT]),
-        ],
-        info=info,
-        outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", 3])],
-    )
 
 
 @pytest.fixture
@@ -727,11 +712,13 @@ def suggested_by_save(qtbot, window: MainWindow) -> Path:
 
     def read_and_close() -> None:
         dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, QFileDialog)
+        if not isinstance(dialog, QFileDialog):  # not open yet: look again once it may be
+            QTimer.singleShot(10, read_and_close)
+            return
         offered.append(Path(dialog.selectedFiles()[0]))
         dialog.reject()
 
-    QTimer.singleShot(200, read_and_close)
+    QTimer.singleShot(0, read_and_close)
     assert window.save_current() is None  # nothing saved: the dialog was closed
     return offered[0]
 
@@ -774,10 +761,12 @@ def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert window.view.showing_before
 
+    connection = threading.Event()  # a slow connection: nothing arrives until the test says
+
     def download(job: Job) -> None:
-        for done in range(2000):
-            job.report(done, 2000)
-            time.sleep(0.005)
+        job.report(0, 1)
+        connection.wait(WAIT_MS / 1000)
+        job.report(1, 1)  # raises once cancelled
 
     fake_download = Job(download, window)  # a real job standing in for a slow connection
     window.download_job = fake_download
@@ -790,6 +779,7 @@ def test_space_is_left_to_a_focused_button_and_escape_cancels_only_the_run(
         qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert fake_download.running
     fake_download.cancel()
+    connection.set()
     qtbot.waitUntil(lambda: not fake_download.running, timeout=WAIT_MS)
     window.download_job = None
 
@@ -866,3 +856,24 @@ def test_fitting_and_resizing_preview_the_region_now_in_view(qtbot, window, mode
         view.fit()
     qtbot.waitUntil(previewed_in_view, timeout=WAIT_MS)
     assert view.overlays[0][1] == QRectF(0, 0, 400, 300)
+
+
+def test_the_panel_shows_an_imported_models_architecture_and_size(qtbot, window, models):
+    described = ModelInfo(
+        family="sr",
+        io=IOSpec(value_range=(0.0, 1.0)),
+        title="SwinIR small ×1",
+        task="restoration",
+        architecture={
+            "name": "SwinIR",
+            "subtype": "small",
+            "parameters": 11_900_000,
+            "gflops_per_megapixel": 2650.0,
+        },
+    )
+    path = invert_model(models / "swinir.onnx", described)
+    window.panel.refresh()
+    choose(window, path)
+    assert "SwinIR small, 11.9M parameters, 2650 GFLOPs per megapixel" in (
+        window.panel.details.text()
+    )

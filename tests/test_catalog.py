@@ -53,6 +53,12 @@ url = "{server}/g.pth"
 license = "BSD"
 
 [[model]]
+name = "horses"
+family = "cyclegan"
+task = "the same junyanz generator, trained as one direction of a CycleGAN"
+url = "{server}/g.pth"
+
+[[model]]
 name = "candy"
 family = "style"
 task = "candy"
@@ -127,6 +133,22 @@ def test_pull_downloads_converts_and_installs(catalog):
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
     assert listed["zebra"]["hash"] == "pinned" and listed["zebra"]["installed"]
     assert listed["zebra"]["download_bytes"] == len(Files.files["/g.pth"])
+
+
+def test_a_model_keeps_the_family_it_was_trained_as_whichever_importer_reads_it(catalog):
+    """The junyanz importer (pix2pix's plugin) reads the file; the catalog says CycleGAN."""
+    listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
+    assert listed["horses"]["family"] == "cyclegan" and listed["zebra"]["family"] == "pix2pix"
+    pulled = invoke("pull", "horses")
+    assert pulled.exit_code == 0, pulled.output
+    info = load_model(pulled.output.strip()).info
+    assert info.family == "cyclegan" and info.plugin == "cyclegan"
+    assert info.provenance["importer"] == "junyanz"
+    assert info.description.startswith("CycleGAN, one direction")
+    assert "family:      cyclegan" in invoke("info", "horses").output
+    zebra = load_model(invoke("pull", "zebra").output.strip())
+    image = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)
+    assert np.array_equal(load_model(pulled.output.strip()).run(image), zebra.run(image))
 
 
 def test_models_info_takes_installed_and_shipped_names_and_never_downloads(catalog):
@@ -401,6 +423,11 @@ def test_the_shipped_catalog_is_complete_and_well_formed(monkeypatch):
         "realesrgan-x2plus",
         "realesrgan-x4plus-anime-6b",
         "esrgan-x4",
+        "realesr-general-x4v3",
+        "realesr-animevideov3",
+        "swinir-classical-x4",
+        "swinir-realworld-x4",
+        "hat-x4-imagenet",
         "cyclegan-horse2zebra",
         "cyclegan-zebra2horse",
         "cyclegan-monet2photo",

@@ -32,10 +32,10 @@ from imagexform.nn import (
     ResnetGenerator,
     UnetGenerator,
     build_patchgan,
-    detect_image_generator,
     patch_instance_norm_state,
 )
 from imagexform_pix2pix.config import Pix2PixConfig
+from imagexform_pix2pix.detect import detect_image_generator
 from imagexform_pix2pix.importer import JunyanzGeneratorImporter
 from imagexform_pix2pix.networks import build_discriminator, build_generator
 

@@ -489,11 +489,15 @@ def test_random_tensor_dicts_are_declined() -> None:
             assert importer().load(state) is None
 
 
-def test_family_offers_both_importers() -> None:
-    assert sorted(type(importer).__name__ for importer in importers()) == [
+def test_family_offers_its_importers_with_spandrel_last() -> None:
+    found = importers()
+    assert sorted(type(importer).__name__ for importer in found) == [
         "BasicSRImporter",
         "ESRGANImporter",
+        "SpandrelImporter",
     ]
+    spandrel = next(i for i in found if i.name == "spandrel")
+    assert all(i.priority < spandrel.priority for i in found if i is not spandrel)
 
 
 def test_importer_module_is_torch_free_at_import() -> None:

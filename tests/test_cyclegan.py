@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conformance import fixture_dir, fixture_entry, load_manifest
 
 from imagexform.cli import cli
-from imagexform.data.unpaired import UnpairedDataset
 from imagexform.errors import DataError
-from imagexform.export.modelfile import inspect_model
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
-from imagexform.train.image_pool import ImagePool
+from imagexform.runtime.modelfile import inspect_model
 from imagexform.train.restore import load_trained
 from imagexform.train.schedules import lr_factor
 from imagexform_cyclegan.config import CycleGANConfig
+from imagexform_cyclegan.data import UnpairedDataset
+from imagexform_cyclegan.image_pool import ImagePool
 
 TINY = [
     "netG=resnet_6blocks",
@@ -177,3 +178,31 @@ def test_other_gan_losses_train(domains, tmp_path, mode):
     result = train(domains, tmp_path / mode, "steps=1", f"gan_mode={mode}", "lambda_identity=0")
     assert result.exit_code == 0, result.output
     assert ("gp " in result.output) == (mode == "wgangp")
+
+
+def test_a_junyanz_generator_imports_as_one_direction_of_a_cyclegan(tmp_path):
+    """The file cannot tell pix2pix from CycleGAN; --family says, and the model keeps it."""
+    folder = fixture_dir()
+    entry = fixture_entry(load_manifest(), "junyanz_resnet9_instance")
+    source = folder / entry["state_dict"]["file"]
+    target = tmp_path / "horse2zebra.onnx"
+    result = CliRunner().invoke(
+        cli, ["import", str(source), "-o", str(target), "--family", "cyclegan"]
+    )
+    assert result.exit_code == 0, result.output
+    info = inspect_model(target).info
+    assert info.family == "cyclegan" and info.plugin == "cyclegan"
+    assert info.config["netG"] == "resnet_9blocks" and info.config["norm"] == "instance"
+    assert info.provenance["importer"] == "junyanz" and "one direction" in info.description
+    image = np.load(folder / entry["inputs"][0]["file"])
+    expected = np.load(folder / entry["outputs"][0]["file"])
+    assert np.abs(load_model(target).run(image) - expected).max() <= 1e-4
+
+    plain = tmp_path / "plain.onnx"
+    assert CliRunner().invoke(cli, ["import", str(source), "-o", str(plain)]).exit_code == 0
+    assert inspect_model(plain).info.family == "pix2pix"  # nothing said: the importer's own
+    refused = CliRunner().invoke(
+        cli, ["import", str(source), "-o", str(tmp_path / "x.onnx"), "--family", "style"]
+    )
+    assert refused.exit_code == 2 and "style cannot take" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()

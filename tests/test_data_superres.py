@@ -12,15 +12,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from imagexform.data.degradations import DegradationRound, RealESRGANDegradation, degrade
 from imagexform.data.sampling import ResumableSampler
-from imagexform.data.superres import (
+from imagexform.errors import ConfigError, DataError
+from imagexform.imaging import imresize
+from imagexform_sr.data import (
     SkippedImageWarning,
     SuperResDataset,
     superres_dataset_or_none,
 )
-from imagexform.errors import ConfigError, DataError
-from imagexform.imaging import imresize
+from imagexform_sr.degradations import DegradationRound, RealESRGANDegradation, degrade
 
 
 def photo(seed: int, height: int = 48, width: int = 48) -> np.ndarray:

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from imagexform.cli import ImagexformGroup
+from imagexform.commands.evaluate import eval_command
 from imagexform.errors import UserError
 from imagexform.evaluate import METRICS, evaluate_images, find_images
-from imagexform.evaluate_command import eval_command
 from imagexform.family import IOSpec
 from imagexform.imaging import imresize
 from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
@@ -268,7 +268,7 @@ def test_evaluation_never_imports_torch(cubic_model: Path, data: Path) -> None:
     # The inference side has no torch: importing the command must not even load the
     # runtime, and a whole evaluation must not load torch.
     code = (
-        "import sys, json, imagexform.evaluate_command\n"
+        "import sys, json, imagexform.commands.evaluate\n"
         "on_import = sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules)\n"
         "from imagexform.evaluate import evaluate_model\n"
         "evaluate_model(sys.argv[1], sys.argv[2], limit=1)\n"

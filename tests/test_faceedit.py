@@ -15,8 +15,8 @@ from conformance import assert_matches, case_spec, fixture_inputs, load_manifest
 from imagexform.app.library import ModelLibrary
 from imagexform.cli import cli
 from imagexform.errors import DataError, UserError
-from imagexform.export.modelfile import inspect_model
 from imagexform.runtime import load_model
+from imagexform.runtime.modelfile import inspect_model
 from imagexform_faceedit.attributes import read_table
 from imagexform_faceedit.importer import StarGANImporter
 from imagexform_faceedit.networks import Discriminator
@@ -120,6 +120,7 @@ def test_training_steps_are_finite_with_a_gradient_penalty(faces, tmp_path):
     result = invoke("export", run, "-o", classifier_path, "--variant", "classifier")
     assert result.exit_code == 0, result.output
     assert inspect_model(classifier_path).info.variant == "classifier"
+    assert inspect_model(classifier_path).info.role == "classifier"
     classifier = load_model(classifier_path)
     for size in (32, 48):
         photo = np.random.default_rng(size).uniform(-1, 1, (2, 3, size, size)).astype(np.float32)

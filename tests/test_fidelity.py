@@ -17,6 +17,7 @@ from torch import nn
 pytest.importorskip("cleanfid")
 pytest.importorskip("onnx")
 from batch_models import info, invert_model
+from feature_nets import tiny_inception_weights
 from onnx_models import identity
 
 from imagexform.cli import cli
@@ -27,26 +28,9 @@ from imagexform.fidelity.features import FeatureError, custom_extractor, load_ex
 from imagexform.io.images import list_images
 
 
-class TinyInception(nn.Module):
-    """The interface of clean-fid's TorchScript Inception (``layers`` giving N×2048
-    features) with a few random convolutions: a real network through the real loader."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.layers = nn.Sequential(
-            nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(16), nn.Flatten()
-        )
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        return self.layers(x)
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "tiny-inception.pt"
-    torch.jit.script(TinyInception().eval()).save(str(path))
-    return path
+    return tiny_inception_weights(tmp_path_factory.mktemp("weights"))
 
 
 def shapes(folder: Path, count: int, bright: bool, size: int = 48, seed: int = 0) -> Path:
@@ -208,3 +192,44 @@ def test_bad_inputs_name_the_problem(domains, weights, extractor, tmp_path, monk
     assert result.exit_code == 2 and "run them separately" in result.output
     result = CliRunner().invoke(cli, ["eval", "x.onnx", "--data", ".", "--metric", "fdi"])
     assert result.exit_code == 2 and "unknown metric fdi" in result.output
+
+
+def test_training_measures_kid_and_keeps_the_best_checkpoint(make_pairs, weights, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from imagexform.train.checkpoint import find_checkpoint, list_checkpoints
+
+    data = make_pairs(count=4, splits=("train", "val"))
+    run = tmp_path / "run"
+    values = ["netG=unet_32", "ngf=8", "ndf=8", "image_size=32", "load_size=36"]
+    values += ["steps=6", "eval_every=2", "eval_metric=kid", f"feature_weights={weights}"]
+    values += ["keep_last=1", "save_every=100", "val_every=100", "log_every=100"]
+    values += ["early_stop_metric=val/kid", "early_stop_mode=min", "early_stop_patience=9"]
+    args = ["train", "pix2pix", "--data", str(data), "--out", str(run), "--device", "cpu"]
+    result = CliRunner().invoke(
+        cli, [*args, *(part for v in values for part in ("--set", v))], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "val/kid" in result.output
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    measured = {event.step: event.value for event in events.Scalars("val/kid")}
+    assert sorted(measured) == [2, 4, 6]
+    best_step = min(measured, key=measured.get)
+    best = find_checkpoint(run / "checkpoints" / "best")
+    assert best is not None and best.name == f"step_{best_step:08d}"
+    kept = {path.name for path in list_checkpoints(run / "checkpoints")}
+    assert kept == {"step_00000006", best.name}  # keep_last=1 never prunes the best
+
+
+def test_training_refuses_fid_it_cannot_measure(make_pairs, tmp_path):
+    def train(data: Path, run: Path, *values: str):
+        args = ["train", "pix2pix", "--device", "cpu", "--data", str(data), "--out", str(run)]
+        values = ("image_size=32", "ngf=8", "eval_metric=fid", *values)
+        return CliRunner().invoke(cli, [*args, *(part for v in values for part in ("--set", v))])
+
+    result = train(make_pairs(count=2, name="flat"), tmp_path / "a")
+    assert result.exit_code == 2 and "needs a validation split" in result.output
+    data = make_pairs(count=2, splits=("train", "val"), name="split")
+    result = train(data, tmp_path / "b", f"feature_weights={tmp_path / 'inception.pt'}")
+    assert result.exit_code == 2 and "no such feature weights file" in result.output
+    assert not (tmp_path / "b" / "checkpoints").exists()

@@ -14,12 +14,12 @@ from conformance import assert_matches, case_spec, load_manifest, load_state, ru
 
 from imagexform.cli import cli
 from imagexform.errors import UserError
-from imagexform.export.modelfile import inspect_model
 from imagexform.io.images import read_image
 from imagexform.losses.perceptual import RANDOM_VGG_ENV
-from imagexform.losses.style import gram_matrix
 from imagexform.runtime import load_model
+from imagexform.runtime.modelfile import inspect_model
 from imagexform_style.importer import FastNeuralStyleImporter
+from imagexform_style.losses import gram_matrix
 from imagexform_style.networks import TransformerNet
 
 CASES = [
@@ -146,3 +146,27 @@ def test_bad_style_and_content_inputs(photos, painting, tmp_path, monkeypatch):
     assert small.exit_code == 0, small.output
     assert "3 photo(s) smaller than image_size 64 are enlarged" in small.output
     assert (tmp_path / "run" / "checkpoints" / "latest").is_file()
+
+
+def test_training_measures_fid_of_restyled_photos_against_the_painting(
+    photos, painting, tmp_path, monkeypatch
+):
+    """val/ photos restyled, compared with crops of the painting (the style's only real
+    image); a tiny feature network stands in for Inception (no download in tests)."""
+    from feature_nets import tiny_inception_weights
+
+    monkeypatch.setenv(RANDOM_VGG_ENV, "1")
+    data = tmp_path / "content"
+    (data / "val").mkdir(parents=True)
+    photos.rename(data / "train")
+    for name in ("a", "b", "c"):
+        cv2.imwrite(str(data / "val" / f"{name}.png"), cv2.imread(str(painting)))
+    weights = tiny_inception_weights(tmp_path)
+    run = tmp_path / "run"
+    values = [*TINY, "steps=2", f"style_image={painting}", "eval_metric=kid", "eval_every=1"]
+    values += [f"feature_weights={weights}"]
+    sets = [part for item in values for part in ("--set", item)]
+    result = invoke("train", "style", "--data", data, "--out", run, "--device", "cpu", *sets)
+    assert result.exit_code == 0, result.output
+    assert "3 validation samples" in result.output and "val/kid" in result.output
+    assert (run / "checkpoints" / "best").is_file()

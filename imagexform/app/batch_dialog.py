@@ -31,8 +31,7 @@ from imagexform.app.settings import EditorSettings
 from imagexform.batch.discover import discover
 from imagexform.batch.plan import DEFAULT_NAME, DEFAULT_QUALITY, FORMATS
 from imagexform.batch.report import FileResult
-from imagexform.batch.run import BatchOptions, run_batch
-from imagexform.batch.video import VideoSettings
+from imagexform.batch.run import BatchObserver, BatchOptions, run_batch
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
 
@@ -58,6 +57,19 @@ class BatchDialog(QDialog):
         self.results: list[FileResult] = []
         self.exit_code: int | None = None
 
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._form(settings, request))
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v of %m files")
+        self.summary = QLabel()
+        self.failures = QListWidget()
+        self.failures.setVisible(False)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.failures)
+        layout.addLayout(self._buttons(request is not None))
+
+    def _form(self, settings: EditorSettings, request: RunRequest | None) -> QFormLayout:
         self.input = QLineEdit(settings.folder("batch"))
         self.output = QLineEdit(settings.folder("batch-output"))
         self.recursive = QCheckBox("Include sub-folders")
@@ -80,13 +92,11 @@ class BatchDialog(QDialog):
         form.addRow("", self.skip_existing)
         form.addRow("Format", self.format)
         form.addRow("JPEG/WebP quality", self.quality)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v of %m files")
-        self.summary = QLabel()
-        self.failures = QListWidget()
-        self.failures.setVisible(False)
+        return form
+
+    def _buttons(self, can_start: bool) -> QHBoxLayout:
         self.start = QPushButton("Start")
-        self.start.setEnabled(request is not None)
+        self.start.setEnabled(can_start)
         self.start.clicked.connect(self.run)
         self.stop = QPushButton("Cancel")
         self.stop.clicked.connect(self._cancel_or_close)
@@ -98,12 +108,7 @@ class BatchDialog(QDialog):
         buttons.addStretch()
         buttons.addWidget(self.stop)
         buttons.addWidget(self.start)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.failures)
-        layout.addLayout(buttons)
+        return buttons
 
     def _with_browse(self, line: QLineEdit) -> QWidget:
         row = QWidget()
@@ -147,9 +152,6 @@ class BatchDialog(QDialog):
             device=request.device,
             report=self.report_path,
             progress=False,
-            on_result=self._told,
-            cancel=self.cancel_event,
-            video=VideoSettings(on_frame=self._frame_told),
         )
 
     def run(self) -> None:
@@ -172,7 +174,10 @@ class BatchDialog(QDialog):
         self.progress.setValue(0)
         self.start.setEnabled(False)
         self.stop.setText("Cancel")
-        job = Job(lambda job: run_batch(options), self)
+        observer = BatchObserver(
+            on_result=self._told, cancel=self.cancel_event, on_frame=self._frame_told
+        )
+        job = Job(lambda job: run_batch(options, observer), self)
         job.partial.connect(self._file_done)
         job.progress.connect(self._frame_done)
         job.succeeded.connect(self._finished)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from imagexform.catalog import SHIPPED_MODELS, Entry, entries, model_folder, onnx_path
 from imagexform.errors import UserError
-from imagexform.export.modelfile import ModelFile, inspect_model
-
-CLASSIFIER = "classifier"
+from imagexform.modelinfo import CLASSIFIER_ROLE, ModelInfo
+from imagexform.runtime.modelfile import ModelFile, inspect_model
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class ModelLibrary:
         return found
 
     def add(self, path: Path) -> ModelEntry:
-        """Offer ``path`` from now on; refuse a file that is not a model onnxruntime loads."""
+        """Offer ``path`` from now on; refuse a file that is not an ONNX model."""
         self.describe(path)
         if path not in self.added:
             self.added.append(path)
@@ -73,34 +72,52 @@ class ModelLibrary:
 
     def variants(self, path: Path) -> dict[str, Path]:
         """Files exported from the same run as ``path`` by ``--variant all`` (``run-A2B.onnx``
-        beside ``run-B2A.onnx``), by variant name, the classifier left out."""
+        beside ``run-B2A.onnx``), by variant name; models with a role (a classifier) are not
+        image transforms to switch to, and are left out."""
         described = self.describe(path)
         if described.info is None or not described.info.variant:
             return {}
         base = path.stem.removesuffix(f"-{described.info.variant}")
         found = {}
         for sibling in sorted(path.parent.glob(f"{base}-*.onnx")):
-            variant = sibling.stem[len(base) + 1 :]
-            if variant != CLASSIFIER:
-                found[variant] = sibling
+            info = self._info(sibling)
+            if info is None or not info.role:
+                found[sibling.stem[len(base) + 1 :]] = sibling
         return found
 
     def classifier_for(self, path: Path) -> Path | None:
-        """The attribute classifier exported beside a conditioned model (``faces.onnx`` and
-        ``faces-classifier.onnx``, from ``--variant classifier``) with one output per label
-        of its first condition: it can preset the sliders from the photo."""
+        """The classifier paired with a conditioned model, which can preset its sliders from
+        the photo: a model in the same folder whose role is the classifier's, of the same
+        family and run (where both files record their run), with one output per label of
+        the model's first condition. Whatever the files are called."""
         info = self.describe(path).info
         if info is None or not info.io.conditions:
             return None
-        base = path.stem.removesuffix(f"-{info.variant}") if info.variant else path.stem
-        candidate = path.with_name(f"{base}-{CLASSIFIER}.onnx")
-        if not candidate.is_file():
-            return None
+        labels = len(info.io.conditions[0].labels)
+        for sibling in sorted(path.parent.glob("*.onnx")):
+            other = self._info(sibling) if sibling != path else None
+            if (
+                other is not None
+                and other.role == CLASSIFIER_ROLE
+                and other.family == info.family
+                and other.io.out_channels == labels
+                and _same_run(info, other)
+            ):
+                return sibling
+        return None
+
+    def _info(self, path: Path) -> ModelInfo | None:
+        """``path``'s metadata; None for a file that is not an imagexform model."""
         try:
-            other = self.describe(candidate).info
+            return self.describe(path).info
         except UserError:
             return None
-        labels = len(info.io.conditions[0].labels)
-        if other is None or other.variant != CLASSIFIER or other.io.out_channels != labels:
-            return None
-        return candidate
+
+
+def _same_run(first: ModelInfo, second: ModelInfo) -> bool:
+    """Whether two exports come from one training run; true when either does not say (a
+    file made by hand or imported from elsewhere)."""
+    runs = [
+        info.provenance.get("run") or info.provenance.get("checkpoint") for info in (first, second)
+    ]
+    return None in runs or runs[0] == runs[1]

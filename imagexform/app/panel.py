@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 
 from imagexform.app.library import ModelEntry, ModelLibrary
 from imagexform.app.parameters import ParameterForm
+from imagexform.architecture_text import architecture_summary
 from imagexform.catalog.store import pins
 from imagexform.errors import UserError
-from imagexform.export.modelfile import ModelFile
 from imagexform.runtime import DEVICES
+from imagexform.runtime.modelfile import ModelFile
 
 ORIGINS = {"yours": "", "shipped": " (shipped)", "added": " (added)", "catalog": " ↓"}
 
@@ -180,6 +181,7 @@ class ModelPanel(QWidget):
             f"<b>{html.escape(info.title or path.stem)}</b>",
             f"{html.escape(info.family)} · ×{info.io.scale} · {size:.1f} MB",
             html.escape(info.description),
+            html.escape(architecture_summary(info)),
         ]
         if source:
             lines.append(f"<small>from {html.escape(str(source))}</small>")

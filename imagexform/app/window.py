@@ -97,7 +97,12 @@ class MainWindow(QMainWindow):
         self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         self._status_bar()
         self._menus()
+        self._connect()
+        self.preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self.preview_timer.timeout.connect(self.preview_region)
+        self._restore_settings()
 
+    def _connect(self) -> None:
         self.document.changed.connect(self._document_changed)
         self.document.replaced.connect(self._picture_changed)
         self.document.replaced.connect(self._picture_replaced)
@@ -112,9 +117,9 @@ class MainWindow(QMainWindow):
         self.panel.failed.connect(self.show_error)
         self.panel.model_chosen.connect(self._model_chosen)
         self.panel.device.currentTextChanged.connect(self._device_chosen)
-        self.preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
-        self.preview_timer.timeout.connect(self.preview_region)
 
+    def _restore_settings(self) -> None:
+        """The device, model and window layout of the last session."""
         self.panel.device.setCurrentText(self.settings.device)
         self._device_chosen(self.panel.device.currentText())
         if self.settings.model:

@@ -26,6 +26,7 @@ from imagexform.io.images import decode_image, display_path, read_file_bytes, wr
 from imagexform.io.metadata import ImageMetadata, extract_metadata
 from imagexform.io.probe import DEFAULT_MAX_PIXELS, check_pixels, probe_bytes
 from imagexform.runtime.adjustments import Adjustments
+from imagexform.runtime.tiling import Mode
 
 
 class Model(Protocol):
@@ -40,6 +41,7 @@ class Model(Protocol):
         overlap: int | None = None,
         adjustments: Adjustments | None = None,
         progress: Callable[[int, int], None] | None = None,
+        report: Callable[[Mode], None] | None = None,
     ) -> np.ndarray: ...
 
 
@@ -96,6 +98,7 @@ class _Transformed:
     decoded: _Decoded
     output: np.ndarray
     seconds: float
+    tiling: str | None = None  # how the model ran (tiling.Mode.describe), for the report
 
 
 _DONE = object()
@@ -236,6 +239,7 @@ class _Pipeline:
                 raise Cancelled
             started = True
             began = time.perf_counter()
+            modes: list[Mode] = []
             try:
                 output = self.model.transform(
                     item.image,
@@ -244,6 +248,7 @@ class _Pipeline:
                     overlap=settings.overlap,
                     adjustments=settings.adjustments,
                     progress=self._stop_if_cancelled if settings.cancel is not None else None,
+                    report=modes.append,
                 )
             except Exception as exc:
                 self._fail(
@@ -257,7 +262,8 @@ class _Pipeline:
             seconds = time.perf_counter() - began
             self.stats.model_seconds += seconds
             item.image = None  # the input's pixels are not needed any more
-            if not self._put(self.transformed, _Transformed(item, output, seconds)):
+            tiling = modes[-1].describe() if modes else None
+            if not self._put(self.transformed, _Transformed(item, output, seconds, tiling)):
                 return
 
     def _stop_if_cancelled(self, done: int, total: int) -> None:
@@ -302,6 +308,7 @@ class _Pipeline:
                 bytes_out=len(data),
                 input_size=decoded.size,
                 output_size=_size(image),
+                tiling=item.tiling,
             )
         )
 

@@ -38,6 +38,7 @@ class FileResult:
     output_size: tuple[int, int] | None = None
     error: str | None = None
     video: Mapping[str, Any] | None = None  # frames, fps, codec, resumed… (batch/video.py)
+    tiling: str | None = None  # "untiled", or the tiles and statistics a large photo ran in
 
     def to_dict(self) -> dict[str, Any]:
         entry = {
@@ -51,6 +52,7 @@ class FileResult:
             "input_size": list(self.input_size) if self.input_size else None,
             "output_size": list(self.output_size) if self.output_size else None,
             "error": self.error,
+            "tiling": self.tiling,
         }
         return entry | ({"video": dict(self.video)} if self.video is not None else {})
 

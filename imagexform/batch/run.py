@@ -1,4 +1,5 @@
-"""One ``imagexform batch`` run, from options to exit code.
+"""One ``imagexform batch`` run, from options to exit code: plan (check, discover, load the
+model, decide targets), prepare (the output folder), execute (transform, report, summary).
 
 The order matters: every check that can refuse the whole run (paths, model, conditions,
 output folder) happens before the first image is read, so a usage mistake costs nothing and
@@ -7,6 +8,7 @@ never leaves half an output folder behind.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import threading
@@ -46,6 +48,8 @@ _OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's own decode limit, raised when --max-pi
 
 @dataclass(frozen=True)
 class BatchOptions:
+    """What a run does: the ``imagexform batch`` flags, also filled in by the editor's form."""
+
     input_spec: str
     output: Path
     model: Path
@@ -77,14 +81,56 @@ class BatchOptions:
     size_multiple: int | None = None
     precision: str = "fp32"
     progress: bool | None = None  # None: a bar when stderr is a terminal
-    on_result: Callable[[FileResult], None] | None = None  # told of every file (the editor)
-    cancel: threading.Event | None = None  # set to stop the run as Ctrl-C does
     video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
 
 
-def run_batch(options: BatchOptions) -> int:
+@dataclass(frozen=True)
+class BatchObserver:
+    """How a front end follows and stops a run, kept apart from what the run does. The command
+    line needs neither (its progress bar and summary are the run's own, Ctrl-C stops it); the
+    editor's batch dialog counts the files and has a Cancel button."""
+
+    # Told of every file, skipped ones included, from the run's threads, one call at a time.
+    on_result: Callable[[FileResult], None] | None = None
+    cancel: threading.Event | None = None  # set to stop the run as Ctrl-C does
+    on_frame: Callable[[int, int], None] | None = None  # (done, total) frames of a video
+
+
+@dataclass
+class BatchPlan:
+    """Everything checked and decided before anything is written: the model loaded, the
+    conditions read, each discovered file's target (or its reason to be skipped)."""
+
+    model: RuntimeModel
+    load_seconds: float
+    conditions: dict[str, list[float]]
+    planned: list[Planned]
+    discovered: int
+    shard: tuple[int, int]
+
+
+@dataclass
+class PreparedWork:
+    """The output folder ready, and the files to transform apart from those skipped."""
+
+    tasks: list[Task]
+    skipped: list[FileResult]
+
+
+def run_batch(options: BatchOptions, observer: BatchObserver | None = None) -> int:
     """Run the batch and return the exit code: 0 all done, 1 some files failed, 130
     interrupted. Usage problems raise :class:`UserError` (exit 2)."""
+    batch_plan = plan_batch(options)
+    if options.dry_run:
+        _print_plan(batch_plan.planned, options, batch_plan.discovered)
+        return 0
+    work = prepare_batch(options, batch_plan)
+    return execute_batch(options, batch_plan, work, observer or BatchObserver())
+
+
+def plan_batch(options: BatchOptions) -> BatchPlan:
+    """Check the options, find the inputs, load the model and decide every target; reads no
+    image and writes nothing."""
     check_template(options.name)
     check_spec(options.video.encode)
     shard = parse_shard(options.shard) if options.shard else (1, 1)
@@ -93,7 +139,6 @@ def run_batch(options: BatchOptions) -> int:
         # OpenCV has its own limit, read once at its first decode.
         limit = options.max_pixels or 1 << 62
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limit))
-
     found = discover(
         options.input_spec,
         recursive=options.recursive,
@@ -106,7 +151,6 @@ def run_batch(options: BatchOptions) -> int:
         if Path(options.input_spec).is_dir() and not options.recursive:
             hint = " (add --recursive to look in sub-folders)"
         raise UserError(f"{options.input_spec}: no image files found{hint}")
-
     loading = time.perf_counter()
     model = _load_model(options, found.sources)
     load_seconds = time.perf_counter() - loading
@@ -114,7 +158,6 @@ def run_batch(options: BatchOptions) -> int:
     info = model.info
     conditions = build_conditions(info.io.conditions, options.assignments)
     model.check_conditions(conditions)
-
     planned = plan(
         found.sources,
         options.output,
@@ -130,11 +173,13 @@ def run_batch(options: BatchOptions) -> int:
         shard=shard,
         video_suffix=video_suffix(options.video.encode),
     )
-    if options.dry_run:
-        _print_plan(planned, options, len(found.sources))
-        return 0
+    return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard)
 
-    _prepare_output(options.output, planned)
+
+def prepare_batch(options: BatchOptions, batch_plan: BatchPlan) -> PreparedWork:
+    """Make sure the outputs (and the report) can be written, clear stale temp files, and
+    split the plan into work and files skipped because their output exists."""
+    _prepare_output(options.output, batch_plan.planned)
     if options.report is not None:
         _check_writable(options.report.parent, "the report's folder")
     skipped = [
@@ -145,7 +190,7 @@ def run_batch(options: BatchOptions) -> int:
             status="skipped",
             error="output exists",
         )
-        for p in planned
+        for p in batch_plan.planned
         if p.skip
     ]
     if skipped:
@@ -153,52 +198,78 @@ def run_batch(options: BatchOptions) -> int:
             f"skipping {len(skipped)} file(s) whose output exists (--overwrite redoes them)",
             err=True,
         )
-    tasks = [Task(p.source, p.target) for p in planned if not p.skip]
+    tasks = [Task(p.source, p.target) for p in batch_plan.planned if not p.skip]
+    return PreparedWork(tasks, skipped)
+
+
+def execute_batch(
+    options: BatchOptions, batch_plan: BatchPlan, work: PreparedWork, observer: BatchObserver
+) -> int:
+    """Transform the files, write the report when asked, print the summary; the exit code."""
     settings = Settings(
         jobs=options.jobs,
         max_pixels=options.max_pixels,
         keep_metadata=options.keep_metadata,
         quality=options.quality,
-        conditions=conditions,
+        conditions=batch_plan.conditions,
         adjustments=Adjustments(options.strength, options.preserve_color, options.outscale),
         tile_size=options.tile,
         overlap=options.overlap,
-        cancel=options.cancel,
+        cancel=observer.cancel,
     )
-    if options.on_result is not None:
-        for result in skipped:
-            options.on_result(result)
-    results, stats, wall = _process(tasks, model, settings, options)
-    results = skipped + results
-
+    if observer.on_result is not None:
+        for result in work.skipped:
+            observer.on_result(result)
+    results, stats, wall = _process(
+        work.tasks,
+        batch_plan.model,
+        settings,
+        options.progress,
+        observer,
+        dataclasses.replace(options.video, on_frame=observer.on_frame),
+    )
+    results = work.skipped + results
     if options.report is not None:
-        timing = {"load_seconds": load_seconds, "wall_seconds": wall}
-        if stats is not None:
-            timing |= {
-                "decode_seconds": stats.decode_seconds,
-                "model_seconds": stats.model_seconds,
-                "model_wait_seconds": stats.model_wait_seconds,
-                "encode_seconds": stats.encode_seconds,
-                "cpu_seconds": stats.cpu_seconds,
-            }
-        report = build_report(
-            results,
-            input_spec=display_path(options.input_spec),
-            output=options.output,
-            model={
-                "path": display_path(options.model),
-                "family": info.family,
-                "title": info.title,
-                "provider": model.provider,
-                "precision": model.precision,
-                "scale": info.io.scale,
-            },
-            settings=_settings_for_report(options, conditions, shard),
-            timing=timing,
-            interrupted=stats is None,
-        )
-        write_report(options.report, report)
-    return _summarise(results, wall, model.provider, stats is None, len(tasks))
+        _write_report(options, batch_plan, results, stats, wall)
+    provider = batch_plan.model.provider
+    return _summarise(results, wall, provider, stats is None, len(work.tasks))
+
+
+def _write_report(
+    options: BatchOptions,
+    batch_plan: BatchPlan,
+    results: list[FileResult],
+    stats: Stats | None,
+    wall: float,
+) -> None:
+    assert options.report is not None
+    timing = {"load_seconds": batch_plan.load_seconds, "wall_seconds": wall}
+    if stats is not None:
+        timing |= {
+            "decode_seconds": stats.decode_seconds,
+            "model_seconds": stats.model_seconds,
+            "model_wait_seconds": stats.model_wait_seconds,
+            "encode_seconds": stats.encode_seconds,
+            "cpu_seconds": stats.cpu_seconds,
+        }
+    model, info = batch_plan.model, batch_plan.model.info
+    report = build_report(
+        results,
+        input_spec=display_path(options.input_spec),
+        output=options.output,
+        model={
+            "path": display_path(options.model),
+            "family": info.family,
+            "title": info.title,
+            "provider": model.provider,
+            "precision": model.precision,
+            "scale": info.io.scale,
+        },
+        settings=_settings_for_report(options, batch_plan.conditions, batch_plan.shard),
+        timing=timing,
+        interrupted=stats is None,
+    )
+    write_report(options.report, report)
 
 
 def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeModel:
@@ -222,23 +293,28 @@ def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeMode
 
 
 def _process(
-    tasks: Sequence[Task], model: RuntimeModel, settings: Settings, options: BatchOptions
+    tasks: Sequence[Task],
+    model: RuntimeModel,
+    settings: Settings,
+    show_progress: bool | None,
+    observer: BatchObserver,
+    video: VideoSettings,
 ) -> tuple[list[FileResult], Stats | None, float]:
     """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
     results: list[FileResult] = []
     began = time.perf_counter()
     stats = Stats()
     try:
-        with progress(len(tasks), options.progress) as update:
+        with progress(len(tasks), show_progress) as update:
 
             def collect(result: FileResult) -> None:
                 results.append(result)
                 update(result)
-                if options.on_result is not None:
-                    options.on_result(result)
+                if observer.on_result is not None:
+                    observer.on_result(result)
 
             if tasks:
-                stats = run_tasks(tasks, model, settings, options.video, collect)
+                stats = run_tasks(tasks, model, settings, video, collect)
     except KeyboardInterrupt:
         return results, None, time.perf_counter() - began
     return results, stats, time.perf_counter() - began
@@ -249,7 +325,7 @@ def _samples(sources: Sequence[Source], max_pixels: int) -> list[np.ndarray]:
     precision model on the user's own kind of pictures."""
     from imagexform.io.images import ImageReadError, read_image
     from imagexform.io.probe import check_pixels, probe_file
-    from imagexform.runtime.precision import MAX_SAMPLES
+    from imagexform.runtime.quantize import MAX_SAMPLES
 
     samples = []
     for source in sources:
@@ -371,8 +447,7 @@ def _summarise(
 def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
-    left_out = ("input_spec", "output", "model", "report", "progress", "on_result", "cancel")
-    left_out += ("video",)
+    left_out = ("input_spec", "output", "model", "report", "progress", "video")
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)

@@ -66,7 +66,8 @@ class VideoSettings:
     frames: tuple[int, int | None] | None = None  # --frames A:B, B exclusive
     smoothing: float = 0.0  # --temporal-smoothing; 0 is off
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
-    on_frame: Callable[[int, int], None] | None = None  # (done, total) per frame: the editor
+    # (done, total) per frame; execute_batch sets it from BatchObserver.on_frame (the editor)
+    on_frame: Callable[[int, int], None] | None = None
 
 
 def parse_frames(text: str) -> tuple[int, int | None]:

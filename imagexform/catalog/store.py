@@ -375,7 +375,11 @@ def _convert(
         export = work / target.name
         try:
             import_foreign(
-                checkpoint, export, overrides=entry.set, title=f"{entry.name}: {entry.task}"
+                checkpoint,
+                export,
+                overrides=entry.set,
+                title=f"{entry.name}: {entry.task}",
+                family_name=entry.family,
             )
         except UserError as exc:
             problem = str(exc).replace(str(checkpoint), source)

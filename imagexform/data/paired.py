@@ -26,9 +26,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from imagexform.data.augment import augment_pair, checked_load_size, resize_pair
+from imagexform.data.samples import SampleDataset, SampleRandom
 from imagexform.errors import ConfigError, DataError
 from imagexform.io.images import (
     ImageReadError,
@@ -60,16 +60,14 @@ class _Source:
     b_dir: Path  # the same folder as a_dir for the aligned layout
 
 
-class PairedDataset(Dataset[dict[str, Any]]):
+class PairedDataset(SampleDataset):
     """Pairs of images as ``{"A": input, "B": target, "path": str}``, tensors C×H×W in
     [-1, 1]; "A" is the model's input after ``direction`` is applied.
 
     ``load_size`` 0 means :func:`default_load_size` of ``crop_size``. ``input_nc`` and
     ``output_nc`` (1 or 3) are the channel counts of "A" and "B"; files are converted to
-    them whatever they hold (gray, RGB, RGBA, 16-bit). Items are indexed by ``int`` or by
-    the ``(index, sample_seed)`` tuples of
-    :class:`~imagexform.data.sampling.ResumableSampler`; without a seed a training item
-    draws one from torch's global generator.
+    them whatever they hold (gray, RGB, RGBA, 16-bit). A training item asked for without
+    the trainer's sample seed draws one from torch's global generator.
 
     After construction, ``pairs`` holds the usable ``(A file, B file)`` pairs (the same file
     twice for the aligned layout) and ``skipped`` the unreadable files with the reason.
@@ -118,8 +116,7 @@ class PairedDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
         a_path, b_path = self.pairs[index]
         if self.layout == "aligned":
             image = read_image(a_path)
@@ -133,15 +130,13 @@ class PairedDataset(Dataset[dict[str, Any]]):
         a_tensor = to_tensor(a, self.input_nc)
         b_tensor = to_tensor(b, self.output_nc)
         if self.train:
-            if seed is None:
-                seed = int(torch.randint(0, 2**63 - 1, ()))
             a_tensor, b_tensor = augment_pair(
                 a_tensor,
                 b_tensor,
                 load_size=self.load_size,
                 crop_size=self.crop_size,
                 flip=self.flip,
-                seed=seed,
+                seed=(rng or SampleRandom.fresh()).seed,
             )
         else:
             a_tensor, b_tensor = resize_pair(a_tensor, b_tensor, self.crop_size)
@@ -168,7 +163,7 @@ def _locate(root: Path, split: str, layout: Layout) -> _Source | None:
     if not root.is_dir():
         raise DataError(f"{display_path(root)}: is a file; give the folder that holds the data")
     a_root, b_root = root / "A", root / "B"
-    if layout != "aligned" and _split_dirs(a_root) | _split_dirs(b_root):
+    if layout != "aligned" and split_folders(a_root) | split_folders(b_root):
         a_dir, b_dir = a_root / split, b_root / split
         if not a_dir.is_dir() and not b_dir.is_dir():
             return None
@@ -179,13 +174,13 @@ def _locate(root: Path, split: str, layout: Layout) -> _Source | None:
                     f"{display_path(present)} does; every split needs both A and B"
                 )
         return _Source("folders", a_dir, b_dir)
-    if _split_dirs(root):
+    if split_folders(root):
         folder = root / split
         return _detect_layout(folder, layout) if folder.is_dir() else None
     return _detect_layout(root, layout) if split == "train" else None
 
 
-def _split_dirs(folder: Path) -> set[str]:
+def split_folders(folder: Path) -> set[str]:
     return {split for split in SPLITS if (folder / split).is_dir()}
 
 
@@ -203,7 +198,7 @@ def _detect_layout(folder: Path, layout: Layout) -> _Source:
 
 
 def _missing_split_message(root: Path, split: str) -> str:
-    splits = _split_dirs(root) | _split_dirs(root / "A")
+    splits = split_folders(root) | split_folders(root / "A")
     if splits:
         found = ", ".join(sorted(splits))
         return f"{display_path(root)}: has no '{split}' split (found: {found})"
@@ -234,10 +229,10 @@ def describe_contents(folder: Path) -> str:
     if files:
         kinds = sorted({_file_kind(name) for name in files})
         noun = "file" if len(files) == 1 else "files"
-        parts.append(f"found {len(files)} {noun}, none an image ({_listing(kinds)})")
+        parts.append(f"found {len(files)} {noun}, none an image ({name_listing(kinds)})")
     if subfolders:
         prefix = "sub-folders" if files else "found only sub-folders"
-        parts.append(f"{prefix}: {_listing(sorted(subfolders))}")
+        parts.append(f"{prefix}: {name_listing(sorted(subfolders))}")
     return "; ".join(parts)
 
 
@@ -246,25 +241,25 @@ def _file_kind(name: str) -> str:
     return suffix if suffix and not name.startswith(".") else display_path(name)
 
 
-def _listing(names: Sequence[str]) -> str:
+def name_listing(names: Sequence[str]) -> str:
     shown = ", ".join(display_path(name) for name in names[:_MAX_LISTED])
     extra = len(names) - _MAX_LISTED
     return f"{shown} and {extra} more" if extra > 0 else shown
 
 
 def _match_by_stem(a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
-    a_files = _by_stem(a_dir)
-    b_files = _by_stem(b_dir)
+    a_files = images_by_stem(a_dir)
+    b_files = images_by_stem(b_dir)
     only_a = sorted(a_files.keys() - b_files.keys())
     only_b = sorted(b_files.keys() - a_files.keys())
     if only_a or only_b:
         sides = []
         if only_a:
             names = [a_files[stem].name for stem in only_a]
-            sides.append(f"only in A: {_listing(names)}")
+            sides.append(f"only in A: {name_listing(names)}")
         if only_b:
             names = [b_files[stem].name for stem in only_b]
-            sides.append(f"only in B: {_listing(names)}")
+            sides.append(f"only in B: {name_listing(names)}")
         raise DataError(
             f"{display_path(a_dir)} and {display_path(b_dir)}: "
             f"{len(only_a) + len(only_b)} images have no partner with the same name "
@@ -273,7 +268,7 @@ def _match_by_stem(a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
     return [(a_files[stem], b_files[stem]) for stem in sorted(a_files)]
 
 
-def _by_stem(folder: Path) -> dict[str, Path]:
+def images_by_stem(folder: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for path in images_in(folder):
         other = files.setdefault(path.stem, path)
@@ -352,12 +347,12 @@ def _check_pairs(
     if odd_widths:
         raise DataError(
             f"{where}: {len(odd_widths)} images have an odd width, so they cannot be split "
-            f"into A|B halves; is this the side-by-side layout? ({_listing(odd_widths)})"
+            f"into A|B halves; is this the side-by-side layout? ({name_listing(odd_widths)})"
         )
     if mismatched:
         raise DataError(
             f"{where} and {display_path(source.b_dir)}: {len(mismatched)} pairs differ in "
-            f"size and cannot be paired ({_listing(mismatched)})"
+            f"size and cannot be paired ({name_listing(mismatched)})"
         )
     if not pairs:
         unit = "images" if source.layout == "aligned" else "pairs"

@@ -7,12 +7,11 @@ Modules, one job each:
   batch/height/width and imagexform metadata, written only after it matches torch;
 - :mod:`~imagexform.export.parity`: the onnxruntime-vs-torch comparison that gates the write;
 - :mod:`~imagexform.export.sources`: where the module comes from (a checkpoint, or a foreign
-  file recognised by a plugin's importer) and the provenance recorded for it;
-- :mod:`~imagexform.export.modelfile`: reading a written file's metadata back (torch-free);
-- :mod:`~imagexform.export.commands`: the ``export``, ``import`` and ``models`` commands.
+  file recognised by a plugin's importer) and the provenance recorded for it.
 
-This package's own import stays torch-free because the CLI imports the commands module at
-start-up; the exporting functions are resolved on first use.
+The ``export`` and ``import`` commands are in :mod:`imagexform.commands.export`; reading a
+written file back is :mod:`imagexform.runtime.modelfile`, on the inference side. This
+package's own import stays torch-free; the exporting functions are resolved on first use.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ _LAZY = {
     "export_onnx": "imagexform.export.onnx_export",
     "export_checkpoint": "imagexform.export.sources",
     "import_foreign": "imagexform.export.sources",
-    "read_model_info": "imagexform.export.modelfile",
-    "inspect_model": "imagexform.export.modelfile",
 }
 
 __all__ = sorted(_LAZY)

@@ -70,9 +70,11 @@ class ExportReport:
     opset: int
     tolerance: float
     parity: list[ParityResult]
+    exporter: str = "dynamo"  # which of torch's exporters wrote the file ("torchscript")
+    exporter_failures: tuple[str, ...] = ()  # why the exporters tried before it failed
 
 
-class _FileContract(nn.Module):
+class FileContract(nn.Module):
     """Adapts a family's module to the file's interface: positional inputs in the order the
     file names them, float32 in and out whatever precision the network computes in, so a
     runtime never has to know how a model was exported."""
@@ -113,7 +115,7 @@ def _dynamic_shapes(info: ModelInfo) -> tuple[object, ...]:
     return (image, tuple({0: batch} for _ in info.io.conditions))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The line of an exporter error that says what went wrong: torch's own messages open with
     generic advice and put the cause under an ``## Exception summary`` heading."""
     lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
@@ -122,7 +124,9 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _trace(contract: nn.Module, info: ModelInfo, example_size: tuple[int, int]) -> ONNXProgram:
+def trace_module(
+    contract: nn.Module, info: ModelInfo, example_size: tuple[int, int]
+) -> ONNXProgram:
     size = (2, *example_size)
     inputs = example_inputs(info, size, torch.Generator().manual_seed(0))
     try:
@@ -142,7 +146,7 @@ def _trace(contract: nn.Module, info: ModelInfo, example_size: tuple[int, int]) 
             )
     except Exception as exc:
         raise ExportError(
-            f"{info.title or info.family}: torch.onnx.export failed: {_first_line(exc)}"
+            f"{info.title or info.family}: torch.onnx.export failed: {first_line(exc)}"
         ) from exc
 
 
@@ -162,10 +166,27 @@ def _write(program: ONNXProgram, temporary: Path, destination: Path) -> None:
         program.save(temporary, external_data=False)
     except ValueError as exc:  # protobuf refuses messages over 2 GiB
         raise ExportError(
-            f"{destination}: the model does not fit one ONNX file ({_first_line(exc)})"
+            f"{destination}: the model does not fit one ONNX file ({first_line(exc)})"
         ) from None
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def with_receptive_field(path: Path, info: ModelInfo) -> ModelInfo:
+    """``info`` with the effective receptive field measured on the written file (see
+    :mod:`imagexform.runtime.receptive_field`), so the runtime's tile overlap covers it.
+    Networks the runtime does not tile (a discriminator exported alone) keep 0."""
+    from imagexform.runtime import load_model
+    from imagexform.runtime.receptive_field import measure_receptive_field
+
+    try:
+        model = load_model(path, device="cpu")
+    except UserError:  # e.g. 6 input channels: the runtime refuses it, so never tiles it
+        return info
+    if not model.produces_images:
+        return info
+    reach = measure_receptive_field(model)
+    return dataclasses.replace(info, tile=dataclasses.replace(info.tile, receptive_field=reach))
 
 
 def export_onnx(
@@ -193,10 +214,10 @@ def export_onnx(
         tolerance = FP16_TOLERANCE if tolerance is None else tolerance
     else:
         tolerance = FP32_TOLERANCE if tolerance is None else tolerance
-    reference = _FileContract(module, half=False).eval()
-    exported = _FileContract(copy.deepcopy(module).half(), half=True).eval() if fp16 else reference
+    reference = FileContract(module, half=False).eval()
+    exported = FileContract(copy.deepcopy(module).half(), half=True).eval() if fp16 else reference
     base = base_edge(info.io.size_multiple)
-    program = _trace(exported, info, example_size or (2 * base, 3 * base))
+    program = trace_module(exported, info, example_size or (2 * base, 3 * base))
     opset = _describe(program, info)
 
     # Beside the destination, so the rename is atomic; created by the writer, so the file gets
@@ -206,6 +227,9 @@ def export_onnx(
         _write(program, temporary, path)
         sizes = list(check_sizes or default_check_sizes(info.io.size_multiple))
         parity = check_parity(temporary, reference, info, sizes, tolerance)
+        info = with_receptive_field(temporary, info)
+        _describe(program, info)
+        _write(program, temporary, path)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

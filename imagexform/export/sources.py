@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +26,8 @@ from imagexform.export.shareable import Provenance, shareable_config, shareable_
 from imagexform.family import IOSpec
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
-from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, load_checkpoint
-from imagexform.train.restore import load_trained
-
-_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, Checkpoint, load_checkpoint
+from imagexform.train.restore import Trained, load_trained
 
 
 def file_sha256(path: Path) -> str:
@@ -115,8 +111,6 @@ def export_checkpoint(
     output = check_destination(Path(output_path))
     trained = load_trained(Path(checkpoint_path), use_ema=use_ema, plugins=plugins)
     family, config, checkpoint = trained.family, trained.config, trained.checkpoint
-    family_io = family.io_spec(config)
-    summary = family.summary
     if variant is not None:
         variants = family.variants(config)
         if variant not in variants:
@@ -125,28 +119,60 @@ def export_checkpoint(
                 f"{checkpoint.path}: {family.name} has no variant {variant!r} (variants: {offered})"
             )
         net = variants[variant]
-    if net is None:
-        module = family.inference_module(config, trained.nets)
-        io = family_io
-        candidates = set(checkpoint.ema)
-    else:
-        modules = family.export_modules(config, trained.nets)
-        if net not in modules:
-            raise UserError(
-                f"{checkpoint.path}: has no network {net!r}; it has {', '.join(sorted(modules))}"
-            )
-        module = modules[net]
-        io, note = _net_io(module, family_io, net)
-        summary = note or summary
-        candidates = {net}
+    module, io, summary = _chosen_module(trained, net)
+    candidates = set(checkpoint.ema) if net is None else {net}
     ema_nets = sorted(candidates & set(checkpoint.ema)) if use_ema else []
-
     run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == CHECKPOINTS else None
     name = (run_dir or checkpoint.path).resolve().name
     full = provenance == "full"
-    record: dict[str, Any] = {
+    record = _checkpoint_provenance(checkpoint, run_dir, net, ema_nets, full)
+    info = ModelInfo(
+        family=family.name,
+        io=io,
+        title=title
+        or f"{family.name} {name} {variant or net or ''}".rstrip() + f" (step {checkpoint.step})",
+        description=description or summary,
+        config=config.to_dict() if full else shareable_config(config),
+        plugin=checkpoint.meta.get("plugin"),
+        plugin_version=checkpoint.meta.get("plugin_version"),
+        tile=family.tile_hints(config),
+        provenance=record if full else shareable_provenance(record),
+        variant=variant or "",
+        role=family.variant_role(config, variant) if variant else "",
+        icon=str(checkpoint.meta.get("icon", "")),
+    )
+    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+
+
+def _chosen_module(trained: Trained, net: str | None) -> tuple[nn.Module, IOSpec, str]:
+    """The module to export (the family's inference module, or network ``net``), its IOSpec
+    and the summary that describes it."""
+    family, config, checkpoint = trained.family, trained.config, trained.checkpoint
+    family_io = family.io_spec(config)
+    if net is None:
+        return family.inference_module(config, trained.nets), family_io, family.summary
+    modules = family.export_modules(config, trained.nets)
+    if net not in modules:
+        raise UserError(
+            f"{checkpoint.path}: has no network {net!r}; it has {', '.join(sorted(modules))}"
+        )
+    io, note = _net_io(modules[net], family_io, net)
+    return modules[net], io, note or family.summary
+
+
+def _checkpoint_provenance(
+    checkpoint: Checkpoint,
+    run_dir: Path | None,
+    net: str | None,
+    ema_nets: list[str],
+    full: bool,
+) -> dict[str, Any]:
+    """What the file says of its weights: the run's and checkpoint's names (``full``: their
+    absolute paths), the step and the hashes of the weight files read."""
+    run = run_dir.resolve() if run_dir else None
+    provenance: dict[str, Any] = {
         "source": "checkpoint",
-        "run": (str(run_dir.resolve()) if full else name) if run_dir else None,
+        "run": (str(run) if full else run.name) if run else None,
         "checkpoint": str(checkpoint.path.resolve()) if full else checkpoint.path.name,
         "step": checkpoint.step,
         "net": net,
@@ -160,22 +186,8 @@ def export_checkpoint(
         **_export_versions(),
     }
     if ema_nets:
-        record["ema_sha256"] = file_sha256(checkpoint.path / EMA)
-    info = ModelInfo(
-        family=family.name,
-        io=io,
-        title=title
-        or f"{family.name} {name} {variant or net or ''}".rstrip() + f" (step {checkpoint.step})",
-        description=description or summary,
-        config=config.to_dict() if full else shareable_config(config),
-        plugin=checkpoint.meta.get("plugin"),
-        plugin_version=checkpoint.meta.get("plugin_version"),
-        tile=family.tile_hints(config),
-        provenance=record if full else shareable_provenance(record),
-        variant=variant or "",
-        icon=str(checkpoint.meta.get("icon", "")),
-    )
-    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+        provenance["ema_sha256"] = file_sha256(checkpoint.path / EMA)
+    return provenance
 
 
 def variant_names(checkpoint_path: Path | str, plugins: PluginHost | None = None) -> list[str]:
@@ -188,88 +200,9 @@ def variant_names(checkpoint_path: Path | str, plugins: PluginHost | None = None
     return names
 
 
-def _load_foreign(path: Path) -> Any:
-    """``torch.load`` restricted to tensors and plain containers: a file that needs its own
-    classes to load would run arbitrary code, so it is refused rather than unpickled."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        unsafe = _UNSAFE_GLOBAL.search(str(exc))
-        if unsafe:
-            raise UserError(
-                f"{path}: loading it would execute pickled code ({unsafe.group(1)}), which "
-                "imagexform never does; re-save only the network's state_dict"
-            ) from None
-        raise UserError(
-            f"{path}: not a PyTorch checkpoint that loads without executing code "
-            f"({type(exc).__name__})"
-        ) from None
+def import_foreign(*args: Any, **kwargs: Any) -> ExportReport:
+    """Moved to :func:`imagexform.export.importing.import_foreign` (importer priority,
+    detection, the exporter fallback); kept here for existing callers."""
+    from imagexform.export.importing import import_foreign as run_import
 
-
-def import_foreign(
-    path: Path | str,
-    output_path: Path | str,
-    *,
-    fp16: bool = False,
-    tolerance: float | None = None,
-    plugins: PluginHost | None = None,
-    overrides: Mapping[str, str] | None = None,
-    title: str | None = None,
-) -> ExportReport:
-    """Export a foreign checkpoint through the first plugin importer that recognises it.
-
-    ``overrides`` (``--set key=value`` texts) settle what the file itself cannot tell;
-    ``title`` names the model for its users (by default the family and the file's name)."""
-    path = Path(path)
-    output = check_destination(Path(output_path))
-    checkpoint = _load_foreign(path)
-    plugin_host = plugins or host()
-    importers = plugin_host.importers()
-    if not isinstance(checkpoint, Mapping):
-        raise UserError(
-            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; no importer "
-            f"can read it (importers: {', '.join(i.name for i in importers) or 'none'})"
-        )
-    refusals = []
-    for importer in importers:
-        try:
-            imported = importer.load(checkpoint, overrides)
-        except UserError as exc:  # recognised, but needs something from the user
-            raise UserError(f"{path}: {exc}") from None
-        except Exception as exc:  # a plugin's bug: report it and let the next importer try
-            refusals.append(f"{importer.name} (raised {type(exc).__name__}: {exc})")
-            continue
-        if imported is not None:
-            break
-        refusals.append(
-            f"{importer.name}: {importer.summary}" if importer.summary else importer.name
-        )
-    else:
-        raise UserError(
-            f"{path}: no importer recognises this checkpoint (tried: "
-            f"{'; '.join(refusals) or 'none; no plugin provides an importer'})"
-        )
-
-    family = plugin_host.family(imported.family)
-    owner = plugin_host.records[plugin_host.family_owner(family.name)]
-    module = family.inference_module(imported.config, imported.nets)
-    info = ModelInfo(
-        family=family.name,
-        io=family.io_spec(imported.config),
-        title=title or f"{family.name} from {path.name}",
-        description=imported.description,
-        config=shareable_config(imported.config),
-        plugin=owner.name,
-        plugin_version=owner.version,
-        tile=family.tile_hints(imported.config),
-        provenance={
-            "source": "import",
-            "file": path.name,
-            "sha256": file_sha256(path),
-            "importer": importer.name,
-            **_export_versions(),
-        },
-    )
-    return export_onnx(module, info, output, fp16=fp16, tolerance=tolerance)
+    return run_import(*args, **kwargs)

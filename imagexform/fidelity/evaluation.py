@@ -79,7 +79,7 @@ def _domain(root: Path, letter: str) -> Path:
 
 
 def _variant(model: Path) -> str:
-    from imagexform.export.modelfile import inspect_model
+    from imagexform.runtime.modelfile import inspect_model
 
     info = inspect_model(model).info
     return info.variant if info is not None else ""

@@ -68,6 +68,7 @@ class ImageStage:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.files: list[Path] = []
         self.sizes: set[tuple[int, int]] = set()
 

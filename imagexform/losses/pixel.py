@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 PixelLossName = Literal["l1", "mse", "charbonnier"]
@@ -32,7 +31,12 @@ def pixel_loss(name: PixelLossName) -> nn.Module:
     raise ValueError(f"unknown pixel loss {name!r}; expected l1, mse or charbonnier")
 
 
-def psnr_db(output: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
-    """Mean PSNR over a batch, for logging during training (evaluation uses imagexform.metrics)."""
-    mse = F.mse_loss(output.clamp(0, data_range), target, reduction="none").flatten(1).mean(1)
-    return (10 * torch.log10(data_range**2 / mse.clamp_min(1e-12))).mean()
+def psnr_db(
+    output: Tensor, target: Tensor, value_range: tuple[float, float] = (0.0, 1.0)
+) -> Tensor:
+    """Mean PSNR in dB over a batch of images in ``value_range`` (the output clamped to it),
+    for validation during training; evaluation of exported models uses imagexform.metrics."""
+    low, high = value_range
+    error = (output.clamp(low, high) - target) / (high - low)
+    mse = error.pow(2).flatten(1).mean(1)
+    return (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()

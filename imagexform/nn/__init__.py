@@ -4,13 +4,7 @@ into every family that uses it (pix2pix and CycleGAN share the junyanz generator
 These modules import torch; only the training side imports this package.
 """
 
-from imagexform.nn.foreign import (
-    GeneratorSettings,
-    detect_image_generator,
-    load_published,
-    patch_instance_norm_state,
-    strip_wrappers,
-)
+from imagexform.nn.foreign import load_published, patch_instance_norm_state, strip_wrappers
 from imagexform.nn.init import InitType, init_weights
 from imagexform.nn.norms import NormName, norm_layer, uses_bias
 from imagexform.nn.patchgan import (
@@ -23,7 +17,6 @@ from imagexform.nn.resnet import PaddingType, ResnetBlock, ResnetGenerator
 from imagexform.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
-    "GeneratorSettings",
     "InitType",
     "NLayerDiscriminator",
     "NormName",
@@ -35,7 +28,6 @@ __all__ = [
     "UnetGenerator",
     "UnetSkipConnectionBlock",
     "build_patchgan",
-    "detect_image_generator",
     "init_weights",
     "load_published",
     "norm_layer",

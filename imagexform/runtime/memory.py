@@ -81,6 +81,16 @@ def run_bytes(height: int, width: int, scale: int) -> int:
     return int(height * width * ACTIVATION_BYTES * (1 + scale * scale) * SAFETY)
 
 
+def whole_image_pixels(available: int | None = None) -> int:
+    """Pixels one run at the input's resolution may take when it must see the whole image at
+    once (the statistics pass of :mod:`imagexform.runtime.norm_stats`): our share of the
+    available memory. :data:`PLAN_LIMIT` does not apply; it trades tile size for speed, while
+    a statistics pass on a reduced copy is only an estimate."""
+    if available is None:
+        available = available_memory()
+    return max(int(available * MEMORY_FRACTION) // run_bytes(1, 1, 1), MIN_TILE * MIN_TILE)
+
+
 def auto_tile_size(
     height: int,
     width: int,

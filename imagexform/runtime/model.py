@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -18,17 +21,15 @@ from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
 from imagexform.runtime import memory, processing, tiling
 from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.adjustments import apply as apply_adjustments
+from imagexform.runtime.modelfile import TensorDescription, inspect_model
+from imagexform.runtime.norm_stats import ImageStatistics, ImageWide, read_image_wide
 from imagexform.runtime.session import (
     CPU,
     ORT_ERRORS,
-    GraphTensor,
     OutOfMemoryError,
     create_session,
-    graph_inputs,
-    graph_outputs,
     is_out_of_memory,
     ort_message,
-    read_info,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ ConditionValues = Mapping[str, float | Sequence[float]]
 # U-Nets that only accept multiples of 256.
 _PROBE_SIZES = (64, 256)
 PRECISIONS = ("fp32", "fast")
+# Blend width between tiles when the file records its receptive field: tiles then drop the
+# field's width at each border and cross-fade over this many pixels.
+RECEPTIVE_RAMP = 16
+Statistics = Mapping[str, np.ndarray]
+_T = TypeVar("_T")
 
 
 class RuntimeModel:
@@ -53,9 +59,9 @@ class RuntimeModel:
         info: ModelInfo,
         path: Path,
         *,
-        image_input: GraphTensor,
-        output: GraphTensor,
-        conditions: Mapping[str, GraphTensor],
+        image_input: TensorDescription,
+        output: TensorDescription,
+        conditions: Mapping[str, TensorDescription],
     ) -> None:
         self.session = session
         self.info = info
@@ -67,6 +73,12 @@ class RuntimeModel:
         self._conditions = dict(conditions)
         self._specs = {spec.name: spec for spec in info.io.conditions}
         self._fixed = _fixed_size(image_input)
+        # Read from the graph at load time; None when the file could not be parsed.
+        self.image_wide: ImageWide | None = None
+        # Pixels the statistics pass may run on; None decides from free memory.
+        self.statistics_limit: int | None = None
+        self._statistics: ImageStatistics | None = None
+        self._statistics_lock = threading.Lock()
 
     @property
     def provider(self) -> str:
@@ -130,14 +142,49 @@ class RuntimeModel:
             feeds[name] = _condition_feed(vector, graph_input, len(batch))
         return feeds
 
-    def run(
+    @property
+    def tiles_with_statistics(self) -> bool:
+        """Whether tiles take the whole image's normalisation statistics (see
+        :mod:`imagexform.runtime.norm_stats`)."""
+        return self.image_wide is not None and self.image_wide.found and self.image_wide.supported
+
+    def _statistics_graphs(self) -> ImageStatistics:
+        with self._statistics_lock:
+            if self._statistics is None:
+                self._statistics = ImageStatistics(self.path.read_bytes(), self.session)
+            return self._statistics
+
+    def image_statistics(
         self, batch: np.ndarray, conditions: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The statistics of every normalisation layer for ``batch`` (as :meth:`run` takes
+        it), to pass to :meth:`run` for tiles of the same image."""
+        feeds = self.feeds(batch, conditions)
+        return self._guarded(batch, lambda: self._statistics_graphs().gather(feeds))
+
+    def run(
+        self,
+        batch: np.ndarray,
+        conditions: Mapping[str, np.ndarray] | None = None,
+        *,
+        statistics: Statistics | None = None,
     ) -> np.ndarray:
         """One raw inference: N×C×H×W float in the model's value range and colour order in,
-        N×C'×H'×W' float32 out. Missing conditions take their metadata defaults."""
+        N×C'×H'×W' float32 out. Missing conditions take their metadata defaults.
+        ``statistics`` (from :meth:`image_statistics`) replace the batch's own in every
+        normalisation layer."""
         feeds = self.feeds(batch, conditions)
+        session = self.session
+        if statistics is not None:
+            session = self._statistics_graphs().tiles
+            feeds.update(statistics)
+        (output,) = self._guarded(batch, lambda: session.run([self._output.name], feeds))
+        return output.astype(np.float32, copy=False)
+
+    def _guarded(self, batch: np.ndarray, call: Callable[[], _T]) -> _T:
+        """``call``'s result, with ONNX Runtime's errors as one-line user errors."""
         try:
-            (output,) = self.session.run([self._output.name], feeds)
+            return call()
         except ORT_ERRORS as exc:
             shape = f"{batch.shape[-1]}×{batch.shape[-2]}"
             if is_out_of_memory(exc):
@@ -150,7 +197,6 @@ class RuntimeModel:
             raise UserError(
                 f"{self.name}: the model failed on a {shape} input ({ort_message(exc)}){hint}"
             ) from exc
-        return output.astype(np.float32, copy=False)
 
     def transform(
         self,
@@ -162,6 +208,8 @@ class RuntimeModel:
         adjustments: Adjustments | None = None,
         progress: tiling.Progress | None = None,
         rows: tiling.Write | None = None,
+        report: Callable[[tiling.Mode], None] | None = None,
+        statistics: Statistics | None = None,
     ) -> np.ndarray:
         """Transform an H×W×C image as :func:`~imagexform.io.images.read_image` returns it.
 
@@ -171,20 +219,28 @@ class RuntimeModel:
         ``rows(first, end, samples)`` receives each band of output rows as soon as it is final
         (colour only, before adjustments), so an editor can show a run as it goes.
         ``tile_size`` None picks a tile from free memory (or the model's tile hint), 0 never
-        tiles; ``overlap`` defaults to the model's tile hint. Out of memory, the tile is halved
-        and the image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`.
+        tiles; ``overlap`` defaults to what covers the receptive field the file records (the
+        model's tile hint in files without one). Out of memory, the tile is halved and the
+        image run again, down to :data:`~imagexform.runtime.memory.MIN_TILE`. ``report``
+        hears how the run was tiled (:class:`~imagexform.runtime.tiling.Mode`).
+        ``statistics`` (from :meth:`whole_image_statistics` of a larger image) normalise every
+        tile, even a single one, so a crop comes out as in the larger image's result.
         """
         self.require_images()
         vectors = self.check_conditions(conditions)
         io = self.info.io
         prepared = processing.prepare(image, io)
         height, width = prepared.pixels.shape[:2]
-        overlap = self._overlap(overlap, tile_size)
-        tile = self._initial_tile(tile_size, prepared)
+        overlap, ramp = self._overlap(overlap, tile_size)
+        tile = self._initial_tile(tile_size, prepared, overlap if ramp is not None else 0)
         result = self._allocate_result(prepared)
         while True:
             try:
-                self._transform_tiled(prepared, vectors, tile, overlap, result, progress, rows)
+                mode = self._transform_tiled(
+                    prepared, vectors, tile, (overlap, ramp), result, progress, rows, statistics
+                )
+                if report is not None:
+                    report(mode)
                 return apply_adjustments(image, result, adjustments or Adjustments())
             except (OutOfMemoryError, MemoryError) as exc:
                 smaller = self._smaller_tile(tile, height, width, overlap)
@@ -223,24 +279,37 @@ class RuntimeModel:
             alpha=alpha,
         )
 
-    def _initial_tile(self, tile_size: int | None, prepared: processing.Prepared) -> int:
+    def _initial_tile(
+        self, tile_size: int | None, prepared: processing.Prepared, reach_overlap: int = 0
+    ) -> int:
+        """The tile to start with; with ``reach_overlap`` (the overlap that covers a recorded
+        receptive field) at least large enough to keep tiles' centres past both margins."""
         height, width = prepared.pixels.shape[:2]
-        if tile_size is None:
-            alpha = prepared.alpha is not None
-            return self.auto_tile_size(height, width, prepared.dtype.itemsize, alpha)
-        if tile_size < 0:
+        if tile_size is not None and tile_size < 0:
             raise UserError(f"tile size must be 0 (no tiling) or positive, not {tile_size}")
         if tile_size == 0:
             return max(height, width)
-        return self._round_tile(tile_size)
+        if tile_size is None:
+            alpha = prepared.alpha is not None
+            tile = self.auto_tile_size(height, width, prepared.dtype.itemsize, alpha)
+        else:
+            tile = self._round_tile(tile_size)
+        if reach_overlap:
+            tile = max(tile, self._round_tile(2 * reach_overlap + 1 + self.info.io.size_multiple))
+        return tile
 
     def _round_tile(self, tile: int) -> int:
         multiple = self.info.io.size_multiple
         return max(tile // multiple * multiple, multiple)
 
-    def _overlap(self, overlap: int | None, tile_size: int | None) -> int:
+    def _overlap(self, overlap: int | None, tile_size: int | None) -> tuple[int, int | None]:
+        """The overlap, and the blend ramp's width when it is not half the overlap: a file
+        that records its receptive field has tiles drop that much at each border."""
         if overlap is None:
-            return self.info.tile.overlap
+            reach = self.info.tile.receptive_field
+            if reach > 0:
+                return 2 * reach + RECEPTIVE_RAMP, RECEPTIVE_RAMP
+            return self.info.tile.overlap, None
         if overlap < 0:
             raise UserError(f"tile overlap must be 0 or more, not {overlap}")
         if tile_size and 2 * overlap + 2 > self._round_tile(tile_size):
@@ -248,7 +317,7 @@ class RuntimeModel:
                 f"tile overlap {overlap} is too large for {tile_size}-pixel tiles "
                 "(it must be less than half the tile size)"
             )
-        return overlap
+        return overlap, None
 
     def _smaller_tile(self, tile: int, height: int, width: int, overlap: int) -> int | None:
         if self._fixed is not None:
@@ -292,11 +361,12 @@ class RuntimeModel:
         prepared: processing.Prepared,
         vectors: Mapping[str, np.ndarray],
         tile: int,
-        overlap: int,
+        blend: tuple[int, int | None],
         result: np.ndarray,
         progress: tiling.Progress | None = None,
         rows: tiling.Write | None = None,
-    ) -> None:
+        given: Statistics | None = None,
+    ) -> tiling.Mode:
         io = self.info.io
         height, width = prepared.pixels.shape[:2]
         scale = io.scale
@@ -307,26 +377,107 @@ class RuntimeModel:
             if rows is not None:
                 rows(first, end, result[first:end, :, :colour])
 
+        overlap, ramp = blend
         tile_hw = self._tile_shape(height, width, tile, overlap)
         # The blend ramps need tiles wider than two overlaps; a model hint that is not is
         # narrowed rather than refused, since the user never asked for it.
-        overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2)
+        align = 1 if self._fixed else io.size_multiple
+        overlap = min(overlap, max(min(tile_hw) - 2, 0) // 2, max(min(tile_hw) - align, 0))
+        tiles = tiling.count_tiles(height, width, tile_hw, overlap, align)
+        statistics, source = self._tile_statistics(prepared.pixels, vectors, tiles, given)
         tiling.run_tiled(
             prepared.pixels,
-            lambda pixels: self._infer(pixels, vectors),
+            lambda pixels: self._infer(pixels, vectors, statistics),
             write,
             tile=tile_hw,
             overlap=overlap,
             scale=scale,
             progress=progress,
+            ramp=ramp,
+            align=align,
         )
         if prepared.alpha is not None:
             result[:, :, colour] = processing.resize_alpha(
                 prepared.alpha, height * scale, width * scale
             )
+        return tiling.Mode(
+            tiles, (min(tile_hw[0], height), min(tile_hw[1], width)), overlap, source
+        )
 
-    def _infer(self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The model on one H×W×C tile: padded to what the model accepts, then cropped back."""
+    def whole_image_statistics(
+        self, image: np.ndarray, conditions: ConditionValues | None = None
+    ) -> Statistics | None:
+        """The image-wide statistics of ``image`` (as :meth:`transform` takes it), to pass as
+        ``transform(statistics=...)`` for any crop of it: the crop then comes out as it does
+        in the whole image's result. None for models without such statistics."""
+        if not self.tiles_with_statistics:
+            return None
+        prepared = processing.prepare(image, self.info.io)
+        return self._measure_statistics(prepared.pixels, self.check_conditions(conditions))[0]
+
+    def _tile_statistics(
+        self,
+        pixels: np.ndarray,
+        vectors: Mapping[str, np.ndarray],
+        tiles: int,
+        given: Statistics | None,
+    ) -> tuple[Statistics | None, str]:
+        """The image-wide statistics every tile is normalised with, and where they came from."""
+        wide = self.image_wide
+        if given is not None and self.tiles_with_statistics:
+            return given, "statistics given (of the whole photo)"
+        if tiles == 1 or wide is None or not wide.found:
+            return None, ""
+        if not wide.supported:
+            return None, f"per-tile statistics ({', '.join(sorted(wide.ops))} not supported)"
+        try:
+            self._statistics_graphs()
+        except (*ORT_ERRORS, ValueError) as exc:  # a graph our rewrite does not fit
+            log.warning("%s: cannot tile with image-wide statistics (%s)", self.name, exc)
+            return None, "per-tile statistics (the graph could not be rewritten)"
+        return self._measure_statistics(pixels, vectors)
+
+    def _measure_statistics(
+        self, pixels: np.ndarray, vectors: Mapping[str, np.ndarray]
+    ) -> tuple[Statistics, str]:
+        """Exact when the statistics pass fits in memory on the whole image (it sees what an
+        untiled run sees, padding included); otherwise estimated on an area-averaged copy as
+        large as fits (see :func:`~imagexform.runtime.memory.whole_image_pixels`)."""
+        limit = self.statistics_limit or memory.whole_image_pixels()
+        while True:
+            reduced = self._statistics_copy(pixels, limit)
+            try:
+                statistics = self.image_statistics(self._model_input(reduced)[0], vectors)
+            except (OutOfMemoryError, MemoryError):
+                if limit <= memory.MIN_TILE**2:
+                    raise
+                limit //= 4
+                log.warning("%s: out of memory in the statistics pass; retrying smaller", self.name)
+                continue
+            if reduced.shape == pixels.shape:
+                return statistics, "whole-image statistics"
+            size = f"{reduced.shape[1]}×{reduced.shape[0]}"
+            return statistics, f"image-wide statistics estimated on a {size} copy"
+
+    def _statistics_copy(self, pixels: np.ndarray, limit: int) -> np.ndarray:
+        """``pixels``, shrunk (area-averaged) to at most ``limit`` pixels or to the model's
+        fixed size."""
+        height, width = pixels.shape[:2]
+        if self._fixed is not None:
+            size = self._fixed
+        elif height * width <= limit:
+            return pixels
+        else:
+            factor = math.sqrt(limit / (height * width))
+            size = (max(int(height * factor), 1), max(int(width * factor), 1))
+        if size == (height, width):
+            return pixels
+        shrunk = cv2.resize(pixels, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        return shrunk.reshape(size[0], size[1], pixels.shape[2])
+
+    def _model_input(self, pixels: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """An H×W×C image as the 1×C×H'×W' batch the model accepts (mirror-padded to its
+        size multiple or fixed size), and that padded size."""
         height, width = pixels.shape[:2]
         multiple = self.info.io.size_multiple
         target = self._fixed or (
@@ -334,7 +485,18 @@ class RuntimeModel:
             math.ceil(width / multiple) * multiple,
         )
         padded = processing.pad_to(pixels, *target)
-        output = self.run(padded.transpose(2, 0, 1)[None], vectors)[0]
+        return padded.transpose(2, 0, 1)[None], target
+
+    def _infer(
+        self,
+        pixels: np.ndarray,
+        vectors: Mapping[str, np.ndarray],
+        statistics: Statistics | None = None,
+    ) -> np.ndarray:
+        """The model on one H×W×C tile: padded to what the model accepts, then cropped back."""
+        height, width = pixels.shape[:2]
+        batch, target = self._model_input(pixels)
+        output = self.run(batch, vectors, statistics=statistics)[0]
         scale = self.info.io.scale
         expected = (target[0] * scale, target[1] * scale)
         if output.shape[1:] != expected:
@@ -364,16 +526,17 @@ def load_model(
     arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
     least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
     sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.precision`).
+    :mod:`imagexform.runtime.quantize`).
     """
     path = Path(path)
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-    session = create_session(path, device, threads)
-    inputs = graph_inputs(session, path)
-    outputs = graph_outputs(session, path)
-    info = read_info(session, path)
     name = display_path(path)
+    described = inspect_model(path)
+    inputs = _feedable(name, described.inputs)
+    outputs = _feedable(name, described.outputs)
+    info = described.info
+    session = create_session(path, device, threads)
     foreign = info is None
     if info is None:
         image_input = _foreign_image_input(name, inputs)
@@ -391,16 +554,28 @@ def load_model(
     model = RuntimeModel(
         session, info, path, image_input=image_input, output=output, conditions=conditions
     )
+    model.image_wide = read_image_wide(path.read_bytes())
     if foreign and scale is None:
         model.info = _probe_scale(model)
     if precision == "fast":
-        from imagexform.runtime.precision import fast_model
+        from imagexform.runtime.quantize import fast_model
 
         return fast_model(model, calibration, threads)
     return model
 
 
-def _foreign_image_input(name: str, inputs: Mapping[str, GraphTensor]) -> GraphTensor:
+def _feedable(name: str, tensors: Sequence[TensorDescription]) -> dict[str, TensorDescription]:
+    """The graph tensors by name, refusing types imagexform cannot feed or read."""
+    for tensor in tensors:
+        if tensor.dtype is None:
+            raise UserError(
+                f"{name}: graph tensor {tensor.name!r} has type {tensor.element_type}, which "
+                "imagexform cannot feed or read"
+            )
+    return {tensor.name: tensor for tensor in tensors}
+
+
+def _foreign_image_input(name: str, inputs: Mapping[str, TensorDescription]) -> TensorDescription:
     images = [tensor for tensor in inputs.values() if len(tensor.shape) == 4]
     if len(images) != 1:
         raise UserError(
@@ -416,7 +591,7 @@ def _foreign_image_input(name: str, inputs: Mapping[str, GraphTensor]) -> GraphT
 
 
 def _foreign_info(
-    path: Path, image_input: GraphTensor, outputs: Mapping[str, GraphTensor]
+    path: Path, image_input: TensorDescription, outputs: Mapping[str, TensorDescription]
 ) -> ModelInfo:
     """Defaults for a model without our metadata: the common 0..1 range and RGB."""
     output = outputs.get(OUTPUT) or next(iter(outputs.values()))
@@ -463,8 +638,11 @@ def _override(
 
 
 def _condition_inputs(
-    name: str, info: ModelInfo, inputs: Mapping[str, GraphTensor], image_input: GraphTensor
-) -> dict[str, GraphTensor]:
+    name: str,
+    info: ModelInfo,
+    inputs: Mapping[str, TensorDescription],
+    image_input: TensorDescription,
+) -> dict[str, TensorDescription]:
     declared = {spec.name for spec in info.io.conditions}
     missing = sorted(declared - set(inputs))
     if missing:
@@ -480,7 +658,7 @@ def _condition_inputs(
     return {spec.name: inputs[spec.name] for spec in info.io.conditions}
 
 
-def _fixed_size(image_input: GraphTensor) -> tuple[int, int] | None:
+def _fixed_size(image_input: TensorDescription) -> tuple[int, int] | None:
     height, width = image_input.shape[2:4]
     if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
         return height, width
@@ -532,7 +710,7 @@ def _condition_vector(model: str, spec: ConditionSpec, value: object) -> np.ndar
     return vector
 
 
-def _condition_feed(vector: np.ndarray, graph_input: GraphTensor, batch: int) -> np.ndarray:
+def _condition_feed(vector: np.ndarray, graph_input: TensorDescription, batch: int) -> np.ndarray:
     """Shape a condition for its graph input: (N, K), (N, K, 1, 1), (K,) or a scalar."""
     rank = len(graph_input.shape)
     vector = np.asarray(vector, dtype=graph_input.dtype)

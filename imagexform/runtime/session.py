@@ -1,4 +1,5 @@
-"""Opening an ONNX file with ONNX Runtime: execution provider, session options, graph inputs.
+"""Opening an ONNX file with ONNX Runtime: execution provider and session options (what the
+file says about itself is read by :mod:`imagexform.runtime.modelfile`, without a session).
 
 ONNX Runtime reports problems as exceptions of its own types with multi-line, prefixed texts;
 this module turns the ones a user can act on (not an ONNX file, no CUDA, out of memory) into
@@ -8,16 +9,13 @@ one-line :class:`UserError`\\ s that name the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
-from imagexform.modelinfo import METADATA_KEY, ModelInfo
 
 DEVICES = ("auto", "cpu", "cuda")
 CPU = "CPUExecutionProvider"
@@ -41,27 +39,9 @@ _LOAD_PREFIX = re.compile(r"^Load model from .*? failed:")
 _QUIET = 4
 _ERRORS = 3
 
-_DTYPES = {
-    "tensor(float)": np.dtype(np.float32),
-    "tensor(float16)": np.dtype(np.float16),
-    "tensor(double)": np.dtype(np.float64),
-    "tensor(int64)": np.dtype(np.int64),
-    "tensor(int32)": np.dtype(np.int32),
-}
-
 
 class OutOfMemoryError(UserError):
     """ONNX Runtime could not allocate memory for a run; smaller tiles may still fit."""
-
-
-@dataclass(frozen=True)
-class GraphTensor:
-    """A graph input or output as the session sees it; dimensions are ints, or names when
-    dynamic."""
-
-    name: str
-    shape: tuple[int | str | None, ...]
-    dtype: np.dtype
 
 
 def ort_message(exc: BaseException) -> str:
@@ -137,28 +117,3 @@ def _open(path: Path, providers: list[str], options: ort.SessionOptions) -> ort.
         raise UserError(f"{name}: not an ONNX model (the file does not parse)") from None
     except ORT_ERRORS as exc:
         raise UserError(f"{name}: onnxruntime cannot load the model ({ort_message(exc)})") from None
-
-
-def read_info(session: ort.InferenceSession, path: Path) -> ModelInfo | None:
-    """The imagexform self-description, or None for a model exported elsewhere."""
-    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    return None if text is None else ModelInfo.from_json(text, source=display_path(path))
-
-
-def graph_inputs(session: ort.InferenceSession, path: Path) -> dict[str, GraphTensor]:
-    return {arg.name: _tensor(arg, path) for arg in session.get_inputs()}
-
-
-def graph_outputs(session: ort.InferenceSession, path: Path) -> dict[str, GraphTensor]:
-    return {arg.name: _tensor(arg, path) for arg in session.get_outputs()}
-
-
-def _tensor(arg: ort.NodeArg, path: Path) -> GraphTensor:
-    dtype = _DTYPES.get(arg.type)
-    if dtype is None:
-        raise UserError(
-            f"{display_path(path)}: graph tensor {arg.name!r} has type {arg.type}, which "
-            "imagexform cannot feed or read"
-        )
-    shape = tuple(arg.shape) if arg.shape is not None else ()
-    return GraphTensor(arg.name, shape, dtype)

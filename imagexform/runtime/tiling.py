@@ -1,11 +1,15 @@
 """Running a model over an image in overlapping tiles and blending them without seams.
 
 A tile's output is wrong near the tile's border, where the network saw padding instead of the
-neighbouring pixels, and a network with image-wide statistics (instance norm) gives each tile a
-slightly different tone. So neighbouring tiles overlap and are cross-faded: in each overlap the
+neighbouring pixels. So neighbouring tiles overlap and are cross-faded: in each overlap the
 outer quarter on either side is dropped (it is the part nearest a tile border) and the middle
-half is blended with linear ramps. The ramps of two neighbours sum to exactly one, so the
-weights form a partition of unity and no normalisation pass, and no weight image, is needed.
+half is blended with linear ramps. Files that record their receptive field instead drop that
+many pixels at each border and blend over a narrow ramp (``ramp``). Networks with image-wide
+statistics (instance norm) would give each tile its own tone; the runtime feeds them the whole
+image's statistics (:mod:`imagexform.runtime.norm_stats`).
+
+The ramps of two neighbours sum to exactly one, so the weights form a partition of unity and no
+normalisation pass, and no weight image, is needed.
 
 Tiles are processed in rows. A row of tiles is blended into one strip of output rows; the part
 of the strip that the next row of tiles overlaps is carried over, the rest is final and handed
@@ -14,8 +18,10 @@ to ``write`` at once. Memory is therefore one strip, not the whole output in flo
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,18 +31,54 @@ Write = Callable[[int, int, np.ndarray], None]
 Progress = Callable[[int, int], None]  # tiles done, tiles in all
 
 
-def plan_axis(length: int, tile: int, overlap: int) -> list[Span]:
-    """Spans of exactly ``tile`` pixels covering ``length``, neighbours sharing at least about
+@dataclass(frozen=True)
+class Mode:
+    """How a transform ran, for reports: how many tiles of what size, and where the image-wide
+    statistics of its normalisation layers came from (empty when the model has none)."""
+
+    tiles: int
+    tile: tuple[int, int]  # (height, width) of each tile
+    overlap: int
+    statistics: str = ""
+
+    def describe(self) -> str:
+        if self.tiles == 1:
+            return "untiled"
+        text = f"tiled: {self.tiles} tiles of {self.tile[1]}×{self.tile[0]}, overlap {self.overlap}"
+        return f"{text}, {self.statistics}" if self.statistics else text
+
+
+def count_tiles(
+    height: int, width: int, tile: tuple[int, int], overlap: int, align: int = 1
+) -> int:
+    ys, xs = plan_axis(height, tile[0], overlap, align), plan_axis(width, tile[1], overlap, align)
+    return len(ys) * len(xs)
+
+
+def plan_axis(length: int, tile: int, overlap: int, align: int = 1) -> list[Span]:
+    """Spans of ``tile`` pixels covering ``length``, neighbours sharing at least about
     ``overlap``. The spans are spread evenly, so no tile is a thin sliver at the image's end,
     and every tile has the same size (a multiple of the model's size multiple when ``tile``
-    is), so only images smaller than one tile need padding."""
+    is), so only images smaller than one tile need padding.
+
+    With ``align`` > 1 every span starts at a multiple of it: a network that downsamples by
+    4 sees a tile that starts 2 pixels off its grid as a different image (a StarGAN
+    generator's tiles at such offsets matched nothing of its untiled output). The last span
+    then may end at the image's end, short of a whole tile; padded to the size multiple as
+    the untiled run pads the whole image, it sees the same pixels."""
     if length <= tile:
         return [(0, length)]
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap {overlap} must be less than the tile size {tile}")
+    if not 0 <= overlap <= tile - align:
+        raise ValueError(
+            f"overlap {overlap} must be less than the tile size {tile} by at least {align}"
+        )
+    last = math.ceil((length - tile) / align) * align
     count = math.ceil((length - overlap) / (tile - overlap))
-    starts = [i * (length - tile) // (count - 1) for i in range(count)]
-    return [(start, start + tile) for start in starts]
+    while True:
+        starts = sorted({i * last // (count - 1) // align * align for i in range(count)})
+        if all(b - a <= tile - overlap for a, b in itertools.pairwise(starts)):
+            return [(start, min(start + tile, length)) for start in starts]
+        count += 1
 
 
 def fit_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
@@ -53,13 +95,16 @@ def fit_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
     return min(math.ceil(fitted / multiple) * multiple, tile)
 
 
-def axis_weights(spans: list[Span], scale: int, overlap: int) -> list[np.ndarray]:
+def axis_weights(
+    spans: list[Span], scale: int, overlap: int, ramp: int | None = None
+) -> list[np.ndarray]:
     """For each span, the blend weight of each of its output pixels along this axis.
 
-    The ramp between two neighbours is centred in their shared part and ``overlap / 2`` wide;
-    the weights of all spans at any output pixel sum to one.
+    The ramp between two neighbours is centred in their shared part and ``ramp`` wide
+    (``overlap / 2`` by default), so each tile's pixels within ``(overlap - ramp) / 2`` of
+    its border are dropped; the weights of all spans at any output pixel sum to one.
     """
-    width = overlap / 2
+    width = overlap / 2 if ramp is None else min(ramp, overlap)
     centres = [(spans[i + 1][0] + spans[i][1]) / 2 for i in range(len(spans) - 1)]
     weights = []
     for index, (start, stop) in enumerate(spans):
@@ -88,22 +133,26 @@ def run_tiled(
     overlap: int,
     scale: int,
     progress: Progress | None = None,
+    ramp: int | None = None,
+    align: int = 1,
 ) -> None:
     """Run ``infer`` (H×W×C in, (H·scale)×(W·scale)×C' out) over ``pixels`` in tiles of at
     most ``tile`` (height, width) and call ``write(first_row, end_row, rows)`` once for each
     band of finished output rows, top to bottom. ``progress(done, total)`` is called after
-    each tile; whatever it raises stops the run there (a Cancel button)."""
+    each tile; whatever it raises stops the run there (a Cancel button). ``ramp`` is the
+    blend's width (see :func:`axis_weights`); tiles start at multiples of
+    ``align`` (see :func:`plan_axis`)."""
     height, width = pixels.shape[:2]
-    ys = plan_axis(height, tile[0], overlap)
-    xs = plan_axis(width, tile[1], overlap)
+    ys = plan_axis(height, tile[0], overlap, align)
+    xs = plan_axis(width, tile[1], overlap, align)
     total = len(ys) * len(xs)
     report = progress or (lambda done, total: None)
     if total == 1:
         write(0, height * scale, infer(pixels))
         report(1, 1)
         return
-    y_weights = axis_weights(ys, scale, overlap)
-    x_weights = axis_weights(xs, scale, overlap)
+    y_weights = axis_weights(ys, scale, overlap, ramp)
+    x_weights = axis_weights(xs, scale, overlap, ramp)
     carry: np.ndarray | None = None
     for row, (y0, y1) in enumerate(ys):
         strip: np.ndarray | None = None

@@ -5,5 +5,5 @@ FastAPI and uvicorn come with the ``serve`` extra; nothing here imports torch. T
 ``uploads`` and ``params`` (what one transform request sends and asks for), ``work`` (bytes
 in, bytes out, in a worker thread), ``limits``, ``auth`` and ``errors`` (upload limit, API
 key, one-line JSON errors), ``app`` and ``openapi`` (the routes and their schema), ``server``
-(start-up) and ``command`` (the click command).
+(start-up); the click command is ``imagexform.commands.serve``.
 """

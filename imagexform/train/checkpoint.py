@@ -8,6 +8,7 @@ Layout of a run directory::
                                      state.json           ...and the tree around them
                                      meta.json            family, plugin, config, step, versions
     RUN/checkpoints/latest           name of the newest complete checkpoint
+    RUN/checkpoints/best             name of the checkpoint with the best FID/KID (when measured)
 
 A save is written into a temporary directory and renamed into place, and ``latest`` is replaced
 atomically afterwards, so a crash at any moment leaves the previous checkpoint intact and never
@@ -34,6 +35,7 @@ from imagexform.train.state import load_state, save_state
 FORMAT_VERSION = 1
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
+BEST = "best"
 WEIGHTS, EMA, STATE_TENSORS, STATE_TREE, META = (
     "weights.safetensors",
     "ema.safetensors",
@@ -115,8 +117,10 @@ def save_checkpoint(
     ema: dict[str, dict[str, torch.Tensor]],
     state: dict[str, Any],
     keep_last: int,
+    best: bool = False,
 ) -> Path:
-    """Write a checkpoint atomically, point ``latest`` at it and prune old ones."""
+    """Write a checkpoint atomically, point ``latest`` (and with ``best``, ``best``) at it and
+    prune old ones; the best one is never pruned."""
     root = run_dir / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
@@ -137,16 +141,27 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _write_latest(root, final.name)
+    _write_pointer(root, LATEST, final.name)
+    if best:
+        _write_pointer(root, BEST, final.name)
     _fsync_dir(root)
     prune(root, keep_last)
     return final
 
 
-def _write_latest(root: Path, name: str) -> None:
-    temporary = root / f".{LATEST}.tmp"
+def _write_pointer(root: Path, pointer: str, name: str) -> None:
+    temporary = root / f".{pointer}.tmp"
     temporary.write_text(name + "\n")
-    os.replace(temporary, root / LATEST)
+    os.replace(temporary, root / pointer)
+
+
+def _pointed(root: Path, pointer: str) -> Path | None:
+    """The checkpoint directory ``root/pointer`` names, when it exists."""
+    path = root / pointer
+    if not path.is_file():
+        return None
+    named = root / path.read_text().strip()
+    return named if named.is_dir() else None
 
 
 def prune(root: Path, keep_last: int) -> None:
@@ -156,7 +171,8 @@ def prune(root: Path, keep_last: int) -> None:
     if keep_last <= 0:
         return
     for old in list_checkpoints(root)[:-keep_last]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old != _pointed(root, BEST):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def list_checkpoints(root: Path) -> list[Path]:
@@ -166,20 +182,21 @@ def list_checkpoints(root: Path) -> list[Path]:
 
 
 def find_checkpoint(path: Path) -> Path | None:
-    """Resolve a run directory, its ``checkpoints`` folder or a step directory to a checkpoint.
+    """Resolve a run directory, its ``checkpoints`` folder, a step directory or the ``latest``
+    or ``best`` pointer to a checkpoint.
 
     Returns None when ``path`` is a run directory that has no checkpoint yet.
     """
     if (path / META).exists() or _STEP_DIR.match(path.name):
         return path
+    if path.is_file() and path.name in (LATEST, BEST):  # RUN/checkpoints/best
+        return _pointed(path.parent, path.name)
     root = path / CHECKPOINTS if (path / CHECKPOINTS).is_dir() else path
     if not root.is_dir():
         return None
-    latest = root / LATEST
-    if latest.is_file():
-        named = root / latest.read_text().strip()
-        if named.is_dir():
-            return named
+    latest = _pointed(root, LATEST)
+    if latest is not None:
+        return latest
     candidates = list_checkpoints(root)
     return candidates[-1] if candidates else None
 

@@ -47,14 +47,13 @@ def image_grid(
 class Reporter:
     """Rich progress with losses and it/s, plain lines when not a terminal, TensorBoard."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, log_every: int) -> None:
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.run_dir = run_dir
         self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=start_step)
         self.console = Console(stderr=True)
         self.interactive = self.console.is_terminal
-        self.log_every = max(1, log_every)
         self.total_steps = total_steps
         self.start_step = start_step
         self.started = time.perf_counter()
@@ -83,12 +82,14 @@ class Reporter:
     def rate(self, step: int) -> float:
         return (step - self.start_step) / max(1e-9, time.perf_counter() - self.started)
 
-    def step(self, step: int, metrics: dict[str, float], lr_factor: float) -> None:
-        """Called after ``step`` optimisation steps have completed."""
-        text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-        self.progress.update(self.task, completed=step, rate=self.rate(step), losses=text)
-        if step % self.log_every and step != self.total_steps:
+    def step(self, step: int, metrics: dict[str, float] | None, lr_factor: float) -> None:
+        """Called after ``step`` optimisation steps have completed, with the losses on the
+        steps the trainer logs (None between them: reading them would sync the device)."""
+        self.progress.update(self.task, completed=step, rate=self.rate(step))
+        if metrics is None:
             return
+        text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        self.progress.update(self.task, losses=text)
         for key, value in metrics.items():
             self.writer.add_scalar(f"train/{key}", value, step)
         self.writer.add_scalar("train/lr_factor", lr_factor, step)

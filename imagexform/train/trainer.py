@@ -15,16 +15,17 @@ import math
 import platform
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import imagexform
+from imagexform.data.samples import SampleDataset, as_samples, skipped_files
 from imagexform.data.sampling import ResumableSampler, derive_seed
 from imagexform.errors import CheckpointError, ConfigError, DataError
 from imagexform.family import Family, TrainConfig, TrainStep
@@ -42,6 +43,9 @@ from imagexform.train.interrupts import StopRequested, deferred_stop_requests
 from imagexform.train.reporting import Reporter, image_grid
 from imagexform.train.schedules import apply_lr
 
+if TYPE_CHECKING:
+    from imagexform.train.fidelity import FidelityProbe
+
 SAMPLE_ROWS = 4
 
 
@@ -52,6 +56,7 @@ class TrainResult:
     stopped_early: bool
     samples: Path | None
     validation: dict[str, float]
+    is_main: bool = True  # the process that logged and saved (rank 0 under torchrun)
 
 
 def seed_everything(seed: int) -> None:
@@ -136,35 +141,10 @@ class Trainer:
         _check_config(config)
         self.device = self.world.join(resolve_device(device))
         self.precision = choose_precision(self.device, config.precision, config.channels_last)
-
         seed_everything(config.seed)
-        self.train_data = family.dataset(config, data_root, "train")
-        if self.train_data is None or len(self.train_data) == 0:
-            raise DataError(f"{data_root}: no training images")
-        self.val_data = family.dataset(config, data_root, "val")
-        if config.early_stop_metric and self.val_data is None:
-            raise ConfigError(
-                f"early_stop_metric {config.early_stop_metric!r} needs a validation split: "
-                f"{data_root} has no val/ folder"
-            )
-
-        nets = family.build(config)
-        self.precision = fit_layout(self.precision, self.device, nets.values())
-        self.context = TrainContext(
-            self.device, self.precision, config.grad_clip, config.steps, self.world
-        )
-        if config.sync_batchnorm and self.world.distributed:
-            nets = sync_batchnorm(nets, self.device)
-        self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
-        broadcast_state(self.nets, self.world)
-        # Compiled wrappers share the parameters; state is saved from the plain modules so
-        # checkpoint keys never carry torch.compile's "_orig_mod." prefix.
-        stepped = (
-            {name: torch.compile(net) for name, net in self.nets.items()}
-            if config.compile
-            else self.nets
-        )
-        self.step_fn: TrainStep = family.train_step(config, stepped, self.context)
+        self.train_data, self.val_data = self._datasets()
+        self._build_networks()
+        self.step_fn: TrainStep = family.train_step(config, self._stepped(), self.context)
         self.optimizers = self.step_fn.optimizers()
         self.ema = (
             WeightAverage({n: self.nets[n] for n in family.ema_nets}, config.ema_decay)
@@ -174,6 +154,7 @@ class Trainer:
         self.early_stopping = EarlyStopping(
             config.early_stop_metric, config.early_stop_mode, config.early_stop_patience
         )
+        self.fidelity = self._fidelity_probe()
         icon = family.icon(config)  # computed now: a missing source file stops before step 1
         self.icon = base64.b64encode(icon).decode("ascii") if icon else ""
         self.step = 0
@@ -185,6 +166,59 @@ class Trainer:
         if self.world.distributed:
             # Rank-specific randomness (dropout, noise) from here; weights stay rank 0's.
             seed_everything(derive_seed("rank", config.seed, self.world.rank, self.step))
+
+    def _datasets(self) -> tuple[SampleDataset, SampleDataset | None]:
+        """The family's train and val splits, held to the dataset contract (an ordinary
+        map-style dataset is wrapped so the sampler's seeds reach it)."""
+        config, root = self.config, self.data_root
+        train = self.family.dataset(config, root, "train")
+        if train is None or len(train) == 0:
+            raise DataError(f"{root}: no training images")
+        val = self.family.dataset(config, root, "val")
+        if config.early_stop_metric and val is None:
+            raise ConfigError(
+                f"early_stop_metric {config.early_stop_metric!r} needs a validation split: "
+                f"{root} has no val/ folder"
+            )
+        return as_samples(train), None if val is None else as_samples(val)
+
+    def _fidelity_probe(self) -> FidelityProbe | None:
+        """The FID/KID probe when ``eval_metric`` asks for one, on the main process (which
+        validates); its feature network loads now, so a missing file stops before step 1."""
+        config = self.config
+        if not config.eval_metric:
+            return None
+        if self.val_data is None:
+            raise ConfigError(
+                f"eval_metric {config.eval_metric!r} needs a validation split: "
+                f"{self.data_root} has no val/ folder"
+            )
+        if not self.is_main:
+            return None
+        from imagexform.train.fidelity import FidelityProbe
+
+        value_range = self.family.io_spec(config).value_range
+        return FidelityProbe(config, value_range, self.family.name)
+
+    def _build_networks(self) -> None:
+        """The family's networks on the device, identical on every rank."""
+        config = self.config
+        nets = self.family.build(config)
+        self.precision = fit_layout(self.precision, self.device, nets.values())
+        self.context = TrainContext(
+            self.device, self.precision, config.grad_clip, config.steps, self.world
+        )
+        if config.sync_batchnorm and self.world.distributed:
+            nets = sync_batchnorm(nets, self.device)
+        self.nets = {name: self.context.prepare(net) for name, net in nets.items()}
+        broadcast_state(self.nets, self.world)
+
+    def _stepped(self) -> dict[str, torch.nn.Module]:
+        """The networks the step runs. Compiled wrappers share the parameters; state is saved
+        from the plain modules so checkpoint keys never carry torch.compile's prefix."""
+        if not self.config.compile:
+            return self.nets
+        return {name: torch.compile(net) for name, net in self.nets.items()}
 
     # --- state -------------------------------------------------------------------------
     def _restore(self, checkpoint: Checkpoint) -> None:
@@ -201,6 +235,8 @@ class Trainer:
             load_optimizer_state(optimizer, state["optimizers"][name])
         self.context.scaler.load_state_dict(state["scaler"])
         self.early_stopping.load_state_dict(state["early_stopping"])
+        if self.fidelity is not None:
+            self.fidelity.load_state_dict(state.get("fidelity", {}))
         restore_rng(state["rng"])
         self.step = checkpoint.step
 
@@ -227,7 +263,7 @@ class Trainer:
             self.ema.load_state_dicts({n: self.nets[n].state_dict() for n in self.ema.nets})
         self.initialised = f"initialised {', '.join(loaded)} from {source.path}"
 
-    def save(self) -> Path | None:
+    def save(self, best: bool = False) -> Path | None:
         if not self.is_main:
             return None
         meta = {
@@ -251,6 +287,7 @@ class Trainer:
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "scaler": self.context.scaler.state_dict(),
             "early_stopping": self.early_stopping.state_dict(),
+            "fidelity": self.fidelity.state_dict() if self.fidelity else {},
             "rng": capture_rng(),
         }
         return save_checkpoint(
@@ -261,6 +298,7 @@ class Trainer:
             ema=self.ema.state_dicts() if self.ema else {},
             state=state,
             keep_last=self.config.keep_last,
+            best=best,
         )
 
     @property
@@ -298,11 +336,7 @@ class Trainer:
 
     def run(self) -> TrainResult:
         config = self.config
-        reporter = (
-            Reporter(self.run_dir, config.steps, self.step, config.log_every)
-            if self.is_main
-            else None
-        )
+        reporter = Reporter(self.run_dir, config.steps, self.step) if self.is_main else None
         checkpoint: Path | None = None
         samples: Path | None = None
         validation: dict[str, float] = {}
@@ -310,7 +344,7 @@ class Trainer:
         if self.step >= config.steps:
             if reporter:
                 reporter.message(f"already at step {self.step} of {config.steps}; nothing to do")
-            return TrainResult(self.step, None, False, None, {})
+            return TrainResult(self.step, None, False, None, {}, self.is_main)
         if reporter:
             reporter.message(self._data_summary())
             if self.initialised:
@@ -323,29 +357,27 @@ class Trainer:
                 factor = apply_lr(self.optimizers, config, self.step, self.steps_per_epoch)
                 self._set_mode(True)
                 metrics = self.step_fn(self.context.to_device(next(batches)))
-                _check_finite(metrics, self.step + 1)
                 broadcast_buffers(self.nets, self.world)
                 if self.ema is not None:
                     self.ema.update(self.nets)
                 self.step += 1
+                logged = None
+                if _due(self.step, max(1, config.log_every), config.steps):
+                    logged = _check_finite(metrics, self.step)  # the only device sync
                 if reporter:
-                    reporter.step(self.step, metrics, factor)
+                    reporter.step(self.step, logged, factor)
                 if reporter and _due(self.step, config.sample_every, config.steps):
                     samples = reporter.samples(self.step, self._grid(sample_items))
-                if (
-                    self.is_main
-                    and self.val_data is not None
-                    and _due(self.step, config.val_every, config.steps)
-                ):
-                    validation = self.validate()
-                    if reporter:
-                        reporter.scalars(self.step, validation)
-                    stopped_early = self.early_stopping.should_stop(validation)
+                results, best = self._evaluate(reporter) if self.is_main else ({}, False)
+                validation = results or validation
+                if results:
+                    stopped_early = self._should_stop(results)
                 stopped_early, stopping = self.world.any(
                     (stopped_early, stop.is_set()), self.device
                 )
-                if stopped_early or stopping or _due(self.step, config.save_every, config.steps):
-                    checkpoint = self.save()
+                saving = stopped_early or stopping or best
+                if saving or _due(self.step, config.save_every, config.steps):
+                    checkpoint = self.save(best=best)
                 if stopping:
                     raise StopRequested
                 if stopped_early:
@@ -355,10 +387,45 @@ class Trainer:
                             f"best {self.early_stopping.best:.4g}"
                         )
                     break
-        return TrainResult(self.step, checkpoint, stopped_early, samples, validation)
+        return TrainResult(self.step, checkpoint, stopped_early, samples, validation, self.is_main)
+
+    def _evaluate(self, reporter: Reporter | None) -> tuple[dict[str, float], bool]:
+        """The validation metrics and FID/KID due at this step, logged; and whether FID/KID
+        just reached its best (that checkpoint is kept as ``best``)."""
+        config, results, best = self.config, {}, False
+        if self.val_data is not None and _due(self.step, config.val_every, config.steps):
+            results.update(self.validate())
+        if self.fidelity is not None and _due(self.step, config.eval_every, config.steps):
+            value = self.measure_fidelity()
+            results[self.fidelity.key] = value
+            best = self.fidelity.improved(value)
+        if results and reporter:
+            reporter.scalars(self.step, results)
+        return results, best
+
+    def _should_stop(self, results: dict[str, float]) -> bool:
+        """Early stopping on this round's results; FID/KID rounds that come without the
+        metric it watches (or plain rounds without FID/KID it watches) do not count."""
+        metric = self.config.early_stop_metric
+        fidelity_key = self.fidelity.key if self.fidelity else ""
+        plain_round = any(key != fidelity_key for key in results)
+        if metric in results or (metric != fidelity_key and plain_round):
+            return self.early_stopping.should_stop(results)
+        return False
+
+    @torch.no_grad()
+    def measure_fidelity(self) -> float:
+        """FID/KID of the family's outputs on (at most ``val_max_images`` of) the val split."""
+        assert self.fidelity is not None and self.val_data is not None
+        self._set_mode(False)
+        loader = DataLoader(self.val_data, batch_size=1, shuffle=False)
+        batches = (b for _, b in zip(range(self.config.val_max_images), loader, strict=False))
+        return self.fidelity.measure(
+            self.step_fn.fidelity_pair(self.context.to_device(batch)) for batch in batches
+        )
 
     def _data_summary(self) -> str:
-        skipped = len(getattr(self.train_data, "skipped", ()))
+        skipped = len(skipped_files(self.train_data))
         summary = f"data: {len(self.train_data)} training samples"
         if skipped:
             summary += f" ({skipped} unreadable skipped)"
@@ -381,12 +448,12 @@ class Trainer:
             if index >= self.config.val_max_images:
                 break
             for key, value in self.step_fn.evaluate(self.context.to_device(batch)).items():
-                totals[key] = totals.get(key, 0.0) + value
+                totals[key] = totals.get(key, 0.0) + float(value)
             count += 1
         return {f"val/{key}": value / max(1, count) for key, value in totals.items()}
 
     def _sample_items(self) -> list[dict[str, Any]]:
-        source: Dataset = self.val_data if self.val_data is not None else self.train_data
+        source: SampleDataset = self.val_data if self.val_data is not None else self.train_data
         rows = min(SAMPLE_ROWS, len(source))
         # fixed keys: the same crops at every sampling step, whatever the data order
         keys = list(range(rows)) if source is self.val_data else [(i, 0) for i in range(rows)]
@@ -403,12 +470,15 @@ def _due(step: int, every: int, total: int) -> bool:
     return step == total or (every > 0 and step % every == 0)
 
 
-def _check_finite(metrics: dict[str, float], step: int) -> None:
-    bad = [key for key, value in metrics.items() if not math.isfinite(value)]
+def _check_finite(metrics: Mapping[str, torch.Tensor | float], step: int) -> dict[str, float]:
+    """The step's losses as numbers (tensors are read here, a device sync), all finite."""
+    values = {key: float(value) for key, value in metrics.items()}
+    bad = [key for key, value in values.items() if not math.isfinite(value)]
     if bad:
         raise FloatingPointError(
             f"step {step}: non-finite loss {', '.join(bad)}; lower lr or enable grad_clip"
         )
+    return values
 
 
 def _check_config(config: TrainConfig) -> None:

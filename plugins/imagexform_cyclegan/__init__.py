@@ -5,7 +5,7 @@ Importing this module is cheap and torch-free; the networks load only when a fam
 needs them.
 """
 
-from imagexform.hookspecs import hookimpl
+from imagexform.plugin_api import hookimpl
 
 IMAGEXFORM_PLUGIN_API = ">=1,<2"
 

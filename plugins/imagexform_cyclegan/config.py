@@ -10,15 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import GANConfig
 
 GeneratorName = Literal[
     "resnet_9blocks", "resnet_6blocks", "unet_32", "unet_64", "unet_128", "unet_256", "unet_512"
 ]
 
+# What a generator file carries (read off its layout by an importer); the rest is training.
+GENERATOR_SETTINGS = ("netG", "ngf", "norm", "dropout", "input_nc", "output_nc")
+
 
 @dataclass
-class CycleGANConfig(TrainConfig):
+class CycleGANConfig(GANConfig):
     image_size: int = 256
     lr_schedule: Literal["constant", "linear", "linear_epochs", "cosine", "step"] = "linear_epochs"
     load_size: int = 0  # resize before the random crop; 0 means image_size * 286 / 256
@@ -39,7 +42,4 @@ class CycleGANConfig(TrainConfig):
     lambda_A: float = 10.0  # cycle loss A -> B -> A
     lambda_B: float = 10.0  # cycle loss B -> A -> B
     lambda_identity: float = 0.5  # identity loss, as a fraction of lambda_A / lambda_B
-    lambda_gp: float = 10.0  # gradient penalty weight, used with gan_mode = "wgangp"
     pool_size: int = 50  # generated images kept for the discriminators; 0 disables
-    beta1: float = 0.5
-    beta2: float = 0.999

@@ -4,96 +4,87 @@ drawn from the image pools (Zhu et al. 2017)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.family import TrainStep
-from imagexform.losses.adversarial import AdversarialLoss, gradient_penalty
-from imagexform.train.context import TrainContext
-from imagexform.train.image_pool import ImagePool
+from imagexform.plugin_api import AdversarialLoss, TrainContext, TrainStep, gradient_penalty
 from imagexform_cyclegan.config import CycleGANConfig
+from imagexform_cyclegan.image_pool import ImagePool
 
 
 class CycleGANStep(TrainStep):
+    config: CycleGANConfig
+
     def __init__(
         self, config: CycleGANConfig, nets: dict[str, nn.Module], context: TrainContext
     ) -> None:
-        self.config = config
-        self.context = context
+        super().__init__(config, nets, context)
         self.G_A, self.G_B, self.D_A, self.D_B = (nets[n] for n in ("G_A", "G_B", "D_A", "D_B"))
         self.adversarial = AdversarialLoss(config.gan_mode)
         self.pools = {"A": ImagePool(config.pool_size), "B": ImagePool(config.pool_size)}
-        betas = (config.beta1, config.beta2)
-        generators = itertools.chain(self.G_A.parameters(), self.G_B.parameters())
-        discriminators = itertools.chain(self.D_A.parameters(), self.D_B.parameters())
-        self._optimizers = {
-            "G": context.adam(generators, config.lr, betas),
-            "D": context.adam(discriminators, config.lr, betas),
-        }
+        self.optimizer_G = self.adam("G", self.G_A, self.G_B)
+        self.optimizer_D = self.adam("D", self.D_A, self.D_B)
 
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
-
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        config, context = self.config, self.context
-        real_a, real_b = batch["A"], batch["B"]
-        with context.frozen(self.D_A, self.D_B), context.autocast():
-            fake_b = self.G_A(real_a)
-            fake_a = self.G_B(real_b)
-            cycle_a = F.l1_loss(self.G_B(fake_b), real_a) * config.lambda_A
-            cycle_b = F.l1_loss(self.G_A(fake_a), real_b) * config.lambda_B
-            gan_a = self.adversarial.generator(self.D_A(fake_b))
-            gan_b = self.adversarial.generator(self.D_B(fake_a))
-            loss_g = gan_a + gan_b + cycle_a + cycle_b
-            identity_a = identity_b = torch.zeros((), device=real_a.device)
+    def _generators(self, real_a: Tensor, real_b: Tensor) -> dict[str, Tensor]:
+        """Both generators' losses, their sum under "G"; the fakes under "fake_A"/"fake_B"."""
+        config = self.config
+        with self.context.frozen(self.D_A, self.D_B), self.context.autocast():
+            fake_b, fake_a = self.G_A(real_a), self.G_B(real_b)
+            losses = {
+                "fake_A": fake_a,
+                "fake_B": fake_b,
+                "cycle_A": F.l1_loss(self.G_B(fake_b), real_a) * config.lambda_A,
+                "cycle_B": F.l1_loss(self.G_A(fake_a), real_b) * config.lambda_B,
+                "G_A": self.adversarial.generator(self.D_A(fake_b)),
+                "G_B": self.adversarial.generator(self.D_B(fake_a)),
+                "idt_A": torch.zeros((), device=real_a.device),
+                "idt_B": torch.zeros((), device=real_a.device),
+            }
             if config.lambda_identity > 0:
                 # G_A should leave an image that is already in B alone, and G_B one in A.
                 weight = config.lambda_identity
-                identity_a = F.l1_loss(self.G_A(real_b), real_b) * config.lambda_B * weight
-                identity_b = F.l1_loss(self.G_B(real_a), real_a) * config.lambda_A * weight
-                loss_g = loss_g + identity_a + identity_b
-        context.optimize(loss_g, self._optimizers["G"])
+                losses["idt_A"] = F.l1_loss(self.G_A(real_b), real_b) * config.lambda_B * weight
+                losses["idt_B"] = F.l1_loss(self.G_B(real_a), real_a) * config.lambda_A * weight
+        names = ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
+        losses["G"] = sum((losses[name] for name in names), torch.zeros((), device=real_a.device))
+        return losses
 
-        pooled_b = self.pools["B"].query(fake_b)
-        pooled_a = self.pools["A"].query(fake_a)
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        config, context = self.config, self.context
+        real_a, real_b = batch["A"], batch["B"]
+        losses = self._generators(real_a, real_b)
+        context.optimize(losses.pop("G"), self.optimizer_G)
+
+        pooled_b = self.pools["B"].query(losses.pop("fake_B"))
+        pooled_a = self.pools["A"].query(losses.pop("fake_A"))
         with context.autocast():
-            loss_d_a = self.adversarial.discriminator(self.D_A(real_b), self.D_A(pooled_b))
-            loss_d_b = self.adversarial.discriminator(self.D_B(real_a), self.D_B(pooled_a))
-        loss_d = loss_d_a + loss_d_b
-        metrics: dict[str, float] = {}
+            losses["D_A"] = self.adversarial.discriminator(self.D_A(real_b), self.D_A(pooled_b))
+            losses["D_B"] = self.adversarial.discriminator(self.D_B(real_a), self.D_B(pooled_a))
+        loss_d = losses["D_A"] + losses["D_B"]
         if config.gan_mode == "wgangp":
-            penalty = gradient_penalty(self.D_A, real_b, pooled_b) + gradient_penalty(
+            losses["gp"] = gradient_penalty(self.D_A, real_b, pooled_b) + gradient_penalty(
                 self.D_B, real_a, pooled_a
             )
-            loss_d = loss_d + config.lambda_gp * penalty
-            metrics["gp"] = penalty.item()
-        context.optimize(loss_d, self._optimizers["D"])
-        metrics.update(
-            D_A=loss_d_a.item(),
-            D_B=loss_d_b.item(),
-            G_A=gan_a.item(),
-            G_B=gan_b.item(),
-            cycle_A=cycle_a.item(),
-            cycle_B=cycle_b.item(),
-            idt_A=identity_a.item(),
-            idt_B=identity_b.item(),
-        )
-        return metrics
+            loss_d = loss_d + config.lambda_gp * losses["gp"]
+        context.optimize(loss_d, self.optimizer_D)
+        return {key: value.detach() for key, value in losses.items()}
 
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         """Cycle reconstruction error both ways: without paired targets it is what a held-out
         split can measure."""
         real_a, real_b = batch["A"], batch["B"]
         return {
-            "cycle_A": F.l1_loss(self.G_B(self.G_A(real_a)), real_a).item(),
-            "cycle_B": F.l1_loss(self.G_A(self.G_B(real_b)), real_b).item(),
+            "cycle_A": F.l1_loss(self.G_B(self.G_A(real_a)), real_a),
+            "cycle_B": F.l1_loss(self.G_A(self.G_B(real_b)), real_b),
         }
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """A→B, the direction exported by default, against real B images."""
+        return self.G_A(batch["A"]), batch["B"]
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         real_a, real_b = batch["A"], batch["B"]

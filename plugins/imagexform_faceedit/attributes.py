@@ -11,8 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from imagexform.errors import DataError
-from imagexform.io.images import display_path
+from imagexform.plugin_api import DataError, display_path
 
 Table = dict[str, dict[str, float]]
 

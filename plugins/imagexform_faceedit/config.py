@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.config import path_setting
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import GANConfig, path_setting
 
 
 @dataclass
-class FaceEditConfig(TrainConfig):
+class FaceEditConfig(GANConfig):
     steps: int = 200000
     batch_size: int = 16
     image_size: int = 128
@@ -18,8 +17,7 @@ class FaceEditConfig(TrainConfig):
     flip: bool = True
     lr: float = 1e-4
     lr_D: float = 1e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    gan_mode: Literal["wgangp"] = "wgangp"  # the reference's only objective
     lr_decay_start: float = 0.5  # the reference decays over the second 100k of 200k steps
     attributes: str = "Black_Hair,Blond_Hair,Brown_Hair,Male,Young"
     # mutually exclusive attributes: ";" between groups, "," within one
@@ -35,7 +33,6 @@ class FaceEditConfig(TrainConfig):
     n_critic: int = 5  # discriminator updates per generator update
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
-    lambda_gp: float = 10.0
 
 
 def attribute_names(config: FaceEditConfig) -> list[str]:

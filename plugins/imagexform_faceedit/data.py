@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from imagexform.data.augment import augment_image
-from imagexform.data.paired import to_tensor
-from imagexform.errors import DataError
-from imagexform.io.images import display_path, read_image
+from imagexform.plugin_api import (
+    DataError,
+    SampleDataset,
+    SampleRandom,
+    augment_image,
+    display_path,
+    read_image,
+    to_tensor,
+)
 from imagexform_faceedit.attributes import read_table
 
 TABLE_NAMES = ("list_attr_celeba.txt", "attributes.csv")
@@ -38,7 +42,7 @@ def find_images(root: Path) -> Path:
     return next((root / name for name in IMAGE_FOLDERS if (root / name).is_dir()), root)
 
 
-class FaceDataset(Dataset[dict[str, Any]]):
+class FaceDataset(SampleDataset):
     """``{"image": 3×S×S in [-1, 1], "labels": float vector, "path": str}``."""
 
     def __init__(
@@ -69,8 +73,7 @@ class FaceDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
         path, labels = self.items[index]
         image = to_tensor(read_image(path), 3)
         height, width = image.shape[1:]
@@ -81,7 +84,7 @@ class FaceDataset(Dataset[dict[str, Any]]):
             image,
             load_size=self.image_size,
             crop_size=self.image_size,
-            flip=self.flip and seed is not None,
-            seed=seed or 0,
+            flip=self.flip and rng is not None,
+            seed=rng.seed if rng is not None else 0,
         )
         return {"image": image, "labels": torch.tensor(labels), "path": str(path)}

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.family import ConditionSpec, Family, Importer, IOSpec, TrainStep
+from imagexform.plugin_api import CLASSIFIER_ROLE, ConditionSpec, Family, Importer, IOSpec
 from imagexform_faceedit.config import FaceEditConfig, attribute_groups, attribute_names
 
 if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import Dataset
-
-    from imagexform.train.context import TrainContext
 
 
 class FaceEditFamily(Family):
@@ -27,7 +25,7 @@ class FaceEditFamily(Family):
         "an image folder (or img_align_celeba/, images/) with list_attr_celeba.txt (CelebA) "
         "or attributes.csv (filename,attr1,... with 0/1)"
     )
-    ema_nets = ("G",)
+    step_class = "imagexform_faceedit.step:FaceEditStep"
 
     def build(self, config: FaceEditConfig) -> dict[str, nn.Module]:
         from imagexform_faceedit.networks import Discriminator, Generator
@@ -53,18 +51,12 @@ class FaceEditFamily(Family):
             flip=config.flip,
         )
 
-    def train_step(
-        self, config: FaceEditConfig, nets: dict[str, nn.Module], context: TrainContext
-    ) -> TrainStep:
-        from imagexform_faceedit.step import FaceEditStep
-
-        return FaceEditStep(config, nets, context)
-
-    def inference_module(self, config: FaceEditConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        return nets["G"]
-
     def variants(self, config: FaceEditConfig) -> dict[str, str]:
         return {"classifier": "classifier"}
+
+    def variant_role(self, config: FaceEditConfig, variant: str) -> str:
+        # the editor presets the generator's attribute sliders from what this one sees
+        return CLASSIFIER_ROLE if variant == "classifier" else ""
 
     def export_modules(
         self, config: FaceEditConfig, nets: dict[str, nn.Module]

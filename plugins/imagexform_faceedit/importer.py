@@ -8,9 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from imagexform.config import apply_text
-from imagexform.errors import UserError
-from imagexform.family import Imported, Importer
+from imagexform.plugin_api import Imported, Importer, UserError, apply_text
 from imagexform_faceedit.config import FaceEditConfig, attribute_names
 
 _BLOCK = re.compile(r"main\.(\d+)\.main\.0\.weight$")
@@ -25,7 +23,7 @@ class StarGANImporter(Importer):
     ) -> Imported | None:
         import torch
 
-        from imagexform.nn import load_published, strip_wrappers
+        from imagexform.plugin_api import load_published, strip_wrappers
         from imagexform_faceedit.networks import Generator
 
         state = strip_wrappers(checkpoint)

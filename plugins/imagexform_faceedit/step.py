@@ -10,11 +10,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.family import TrainStep
-from imagexform.losses.adversarial import gradient_penalty
-from imagexform.train.context import TrainContext
+from imagexform.plugin_api import TrainContext, TrainStep, gradient_penalty
 from imagexform_faceedit.config import FaceEditConfig, attribute_groups, attribute_names
 
 
@@ -35,21 +32,17 @@ def classification(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 class FaceEditStep(TrainStep):
+    config: FaceEditConfig
+
     def __init__(self, config: FaceEditConfig, nets: dict[str, nn.Module], context: TrainContext):
-        self.config, self.context = config, context
+        super().__init__(config, nets, context)
         self.G, self.D = nets["G"], nets["D"]
         self.names = attribute_names(config)
         self.groups = attribute_groups(config)
-        betas = (config.beta1, config.beta2)
-        self._optimizers = {
-            "G": context.adam(self.G.parameters(), config.lr, betas),
-            "D": context.adam(self.D.parameters(), config.lr_D, betas),
-        }
+        self.optimizer_G = self.adam("G", self.G)
+        self.optimizer_D = self.adam("D", self.D, lr=config.lr_D)
 
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
-
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         config, context = self.config, self.context
         real, labels = batch["image"], batch["labels"].float()
         targets = random_targets(labels, self.names, self.groups)
@@ -62,13 +55,8 @@ class FaceEditStep(TrainStep):
             loss_cls = classification(real_cls, labels)
         penalty = gradient_penalty(lambda x: self.D(x)[0], real, fake)
         loss_d = loss_real + loss_fake + config.lambda_cls * loss_cls + config.lambda_gp * penalty
-        context.optimize(loss_d, self._optimizers["D"])
-        metrics = {
-            "D_real": loss_real.item(),
-            "D_fake": loss_fake.item(),
-            "D_cls": loss_cls.item(),
-            "gp": penalty.item(),
-        }
+        context.optimize(loss_d, self.optimizer_D)
+        metrics = {"D_real": loss_real, "D_fake": loss_fake, "D_cls": loss_cls, "gp": penalty}
         if (context.step + 1) % config.n_critic == 0:
             with context.frozen(self.D), context.autocast():
                 fake = self.G(real, targets)
@@ -77,16 +65,13 @@ class FaceEditStep(TrainStep):
                 loss_g_cls = classification(fake_cls, targets)
                 loss_rec = (real - self.G(fake, labels)).abs().float().mean()
                 loss_g = loss_g_fake + config.lambda_rec * loss_rec + config.lambda_cls * loss_g_cls
-            context.optimize(loss_g, self._optimizers["G"])
-            metrics.update(
-                G_fake=loss_g_fake.item(), G_cls=loss_g_cls.item(), G_rec=loss_rec.item()
-            )
-        return metrics
+            context.optimize(loss_g, self.optimizer_G)
+            metrics.update(G_fake=loss_g_fake, G_cls=loss_g_cls, G_rec=loss_rec)
+        return {key: value.detach() for key, value in metrics.items()}
 
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         real, labels = batch["image"], batch["labels"].float()
-        rebuilt = self.G(real, labels)
-        return {"reconstruction_l1": (real - rebuilt).abs().mean().item()}
+        return {"reconstruction_l1": (real - self.G(real, labels)).abs().mean()}
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         """The photo, then each attribute flipped alone (a group member switched on)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import GANConfig
 
 GeneratorName = Literal[
     "unet_32", "unet_64", "unet_128", "unet_256", "unet_512", "resnet_6blocks", "resnet_9blocks"
@@ -13,7 +13,7 @@ GeneratorName = Literal[
 
 
 @dataclass
-class Pix2PixConfig(TrainConfig):
+class Pix2PixConfig(GANConfig):
     image_size: int = 256
     load_size: int = 0  # resize before the random crop; 0 means image_size * 286 / 256
     flip: bool = True
@@ -31,8 +31,5 @@ class Pix2PixConfig(TrainConfig):
     init_gain: float = 0.02
     gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp"] = "vanilla"
     lambda_l1: float = 100.0
-    lambda_gp: float = 10.0  # gradient penalty weight, used with gan_mode = "wgangp"
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing
     instance_noise: float = 0.0  # std of noise added to D inputs, annealed to 0 over training
-    beta1: float = 0.5
-    beta2: float = 0.999

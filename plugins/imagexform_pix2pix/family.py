@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.family import Family, Importer, IOSpec, TrainStep
+from imagexform.plugin_api import Family, Importer, IOSpec
 from imagexform_pix2pix.config import Pix2PixConfig
 
 if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import Dataset
-
-    from imagexform.train.context import TrainContext
 
 
 class Pix2PixFamily(Family):
@@ -27,7 +25,7 @@ class Pix2PixFamily(Family):
         "paired: side-by-side A|B images, or folders A/ and B/ with matching names; "
         "optional train/ val/ test/ sub-folders"
     )
-    ema_nets = ("G",)
+    step_class = "imagexform_pix2pix.step:Pix2PixStep"
 
     def build(self, config: Pix2PixConfig) -> dict[str, nn.Module]:
         from imagexform_pix2pix.networks import build_discriminator, build_generator
@@ -35,7 +33,7 @@ class Pix2PixFamily(Family):
         return {"G": build_generator(config), "D": build_discriminator(config)}
 
     def dataset(self, config: Pix2PixConfig, root: Path, split: str) -> Dataset | None:
-        from imagexform.data.paired import paired_dataset_or_none
+        from imagexform.plugin_api import paired_dataset_or_none
 
         return paired_dataset_or_none(
             root,
@@ -49,18 +47,8 @@ class Pix2PixFamily(Family):
             output_nc=config.output_nc,
         )
 
-    def train_step(
-        self, config: Pix2PixConfig, nets: dict[str, nn.Module], context: TrainContext
-    ) -> TrainStep:
-        from imagexform_pix2pix.step import Pix2PixStep
-
-        return Pix2PixStep(config, nets, context)
-
-    def inference_module(self, config: Pix2PixConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        return nets["G"]
-
     def io_spec(self, config: Pix2PixConfig) -> IOSpec:
-        from imagexform.nn.generators import image_generator_size_multiple
+        from imagexform.plugin_api import image_generator_size_multiple
 
         return IOSpec(
             value_range=(-1.0, 1.0),

@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from imagexform.config import apply_text, apply_values
-from imagexform.errors import ConfigError, UserError
-from imagexform.family import Imported, Importer
+from imagexform.plugin_api import (
+    ConfigError,
+    Imported,
+    Importer,
+    UserError,
+    apply_text,
+    apply_values,
+)
 from imagexform_pix2pix.config import Pix2PixConfig
 
 _SETTINGS = ("netG", "ngf", "norm", "input_nc", "output_nc")
@@ -31,8 +36,8 @@ class JunyanzGeneratorImporter(Importer):
     def load(
         self, checkpoint: Mapping[str, Any], overrides: Mapping[str, str] | None = None
     ) -> Imported | None:
-        from imagexform.nn import detect_image_generator, patch_instance_norm_state, strip_wrappers
-        from imagexform.nn.foreign import generator_mismatch
+        from imagexform.plugin_api import patch_instance_norm_state, strip_wrappers
+        from imagexform_pix2pix.detect import detect_image_generator, generator_mismatch
         from imagexform_pix2pix.networks import build_generator
 
         settings = detect_image_generator(checkpoint)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from imagexform.nn import build_patchgan, init_weights
-from imagexform.nn.generators import build_image_generator
+from imagexform.plugin_api import build_image_generator, build_patchgan, init_weights
 from imagexform_pix2pix.config import Pix2PixConfig
 
 

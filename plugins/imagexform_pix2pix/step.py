@@ -9,42 +9,35 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.family import TrainStep
-from imagexform.losses.adversarial import AdversarialLoss, add_instance_noise, gradient_penalty
-from imagexform.train.context import TrainContext
+from imagexform.plugin_api import (
+    AdversarialLoss,
+    TrainContext,
+    TrainStep,
+    add_instance_noise,
+    gradient_penalty,
+    psnr_db,
+)
 from imagexform_pix2pix.config import Pix2PixConfig
 
 
-def psnr(output: Tensor, target: Tensor) -> Tensor:
-    """PSNR in dB for images in [-1, 1], averaged over the batch."""
-    mse = ((output.clamp(-1, 1) - target) / 2).pow(2).flatten(1).mean(1)
-    return (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()
-
-
 class Pix2PixStep(TrainStep):
+    config: Pix2PixConfig
+
     def __init__(
         self, config: Pix2PixConfig, nets: dict[str, nn.Module], context: TrainContext
     ) -> None:
-        self.config = config
+        super().__init__(config, nets, context)
         self.G, self.D = nets["G"], nets["D"]
-        self.context = context
         self.adversarial = AdversarialLoss(config.gan_mode, config.label_smoothing)
-        betas = (config.beta1, config.beta2)
-        self._optimizers = {
-            "G": context.adam(self.G.parameters(), config.lr, betas),
-            "D": context.adam(self.D.parameters(), config.lr, betas),
-        }
-
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
+        self.optimizer_G = self.adam("G", self.G)
+        self.optimizer_D = self.adam("D", self.D)
 
     def _discriminate(self, condition: Tensor, image: Tensor) -> Tensor:
         noise = self.config.instance_noise * (1.0 - self.context.progress)
         return self.D(add_instance_noise(torch.cat([condition, image], dim=1), noise))
 
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         context = self.context
         with context.autocast():
@@ -52,27 +45,33 @@ class Pix2PixStep(TrainStep):
             loss_d = self.adversarial.discriminator(
                 self._discriminate(real_a, real_b), self._discriminate(real_a, fake_b.detach())
             )
-        penalty = torch.zeros((), device=real_a.device)
+        metrics = {"D": loss_d}
         if self.config.gan_mode == "wgangp":
-            penalty = gradient_penalty(
+            metrics["gp"] = gradient_penalty(
                 self.D,
                 torch.cat([real_a, real_b], dim=1),
                 torch.cat([real_a, fake_b], dim=1),
             )
-        context.optimize(loss_d + self.config.lambda_gp * penalty, self._optimizers["D"])
+            loss_d = loss_d + self.config.lambda_gp * metrics["gp"]
+        context.optimize(loss_d, self.optimizer_D)
 
         with context.frozen(self.D), context.autocast():
-            loss_g_gan = self.adversarial.generator(self._discriminate(real_a, fake_b))
-            loss_l1 = F.l1_loss(fake_b, real_b)
-        context.optimize(loss_g_gan + self.config.lambda_l1 * loss_l1, self._optimizers["G"])
-        metrics = {"D": loss_d.item(), "G_gan": loss_g_gan.item(), "G_l1": loss_l1.item()}
-        if self.config.gan_mode == "wgangp":
-            metrics["gp"] = penalty.item()
-        return metrics
+            metrics["G_gan"] = self.adversarial.generator(self._discriminate(real_a, fake_b))
+            metrics["G_l1"] = F.l1_loss(fake_b, real_b)
+        context.optimize(
+            metrics["G_gan"] + self.config.lambda_l1 * metrics["G_l1"], self.optimizer_G
+        )
+        return {key: value.detach() for key, value in metrics.items()}
 
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         fake_b = self.G(batch["A"])
-        return {"l1": F.l1_loss(fake_b, batch["B"]).item(), "psnr": psnr(fake_b, batch["B"]).item()}
+        return {
+            "l1": F.l1_loss(fake_b, batch["B"]),
+            "psnr": psnr_db(fake_b, batch["B"], value_range=(-1.0, 1.0)),
+        }
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        return self.G(batch["A"]), batch["B"]
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         return [batch["A"], self.G(batch["A"]), batch["B"]]

@@ -4,7 +4,7 @@ Registered through the ``imagexform`` entry-point group exactly like a third-par
 Importing this module is cheap and torch-free; networks load when a family method needs them.
 """
 
-from imagexform.hookspecs import hookimpl
+from imagexform.plugin_api import hookimpl
 
 IMAGEXFORM_PLUGIN_API = ">=1,<2"
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.config import path_setting
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import GANConfig, path_setting
 
 
 @dataclass
-class SRConfig(TrainConfig):
+class SRConfig(GANConfig):
     image_size: int = 128  # HR crop (BasicSR's gt_size); the LR crop is image_size / scale
     batch_size: int = 16
     lr: float = 2e-4
@@ -20,7 +19,11 @@ class SRConfig(TrainConfig):
     lr_schedule: Literal["constant", "linear", "cosine", "step"] = "cosine"
     lr_decay_start: float = 0.0
     ema_decay: float = 0.999  # BasicSR's params_ema: on by default, exported by default
-    arch: Literal["srresnet", "rrdbnet"] = "rrdbnet"
+    # spandrel: a published architecture imported through spandrel (imagexform_sr.spandrel);
+    # such models are exported, never trained here
+    arch: Literal["srresnet", "rrdbnet", "spandrel"] = "rrdbnet"
+    spandrel_arch: str = ""  # spandrel's architecture id (SwinIR, SPAN, Compact...)
+    spandrel_multiple: int = 1  # spandrel models: input height/width multiple the runtime pads to
     scale: int = 4
     num_in_ch: int = 3
     num_out_ch: int = 3

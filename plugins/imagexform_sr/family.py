@@ -8,14 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.family import Family, Importer, IOSpec, TileHints, TrainStep
+from imagexform.plugin_api import Family, Importer, IOSpec, TileHints
 from imagexform_sr.config import SRConfig
 
 if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import Dataset
-
-    from imagexform.train.context import TrainContext
 
 
 class SuperResolutionFamily(Family):
@@ -26,7 +24,7 @@ class SuperResolutionFamily(Family):
         "a folder of high-resolution photos (low-resolution made on the fly), or HR/ and LR/ "
         "folders (DIV2K names 0001.png <-> 0001x4.png); optional train/ val/ sub-folders"
     )
-    ema_nets = ("G",)
+    step_class = "imagexform_sr.step:SuperResolutionStep"
 
     def build(self, config: SRConfig) -> dict[str, nn.Module]:
         from imagexform_sr.networks import build_discriminator, build_generator
@@ -37,7 +35,7 @@ class SuperResolutionFamily(Family):
         return nets
 
     def dataset(self, config: SRConfig, root: Path, split: str) -> Dataset | None:
-        from imagexform.data.superres import superres_dataset_or_none
+        from imagexform_sr.data import superres_dataset_or_none
 
         return superres_dataset_or_none(
             root,
@@ -47,16 +45,6 @@ class SuperResolutionFamily(Family):
             train=split == "train",
             degradation=config.degradation,
         )
-
-    def train_step(
-        self, config: SRConfig, nets: dict[str, nn.Module], context: TrainContext
-    ) -> TrainStep:
-        from imagexform_sr.step import SuperResolutionStep
-
-        return SuperResolutionStep(config, nets, context)
-
-    def inference_module(self, config: SRConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        return nets["G"]
 
     def io_spec(self, config: SRConfig) -> IOSpec:
         from imagexform_sr.networks import size_multiple

@@ -19,9 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from imagexform.config import apply_text
-from imagexform.errors import UserError
-from imagexform.family import Imported, Importer
+from imagexform.plugin_api import Imported, Importer, UserError, apply_text
 from imagexform_sr.config import SRConfig
 
 if TYPE_CHECKING:
@@ -80,7 +78,7 @@ def _rename(state: Mapping[str, T], rules: _Rules) -> dict[str, T]:
 def esrgan_old_to_new(state: Mapping[str, T]) -> dict[str, T]:
     """The conformance remap ``esrgan_old_to_new``: old ESRGAN keys (``model.0`` …
     ``model.10``) to the current ESRGAN names, after stripping ``module.``/``_orig_mod.``."""
-    from imagexform.nn import strip_wrappers
+    from imagexform.plugin_api import strip_wrappers
 
     state = strip_wrappers(state)
     num_blocks = len({m.group(1) for key in state if (m := _ESRGAN_OLD_BLOCK.match(key))})
@@ -97,7 +95,7 @@ def basicsr_unwrap(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
     """The conformance remap ``basicsr_unwrap``: the state dict inside a BasicSR container
     (``params_ema`` preferred over ``params``; a bare dict is its own state dict), with
     ``module.``/``_orig_mod.`` stripped."""
-    from imagexform.nn import strip_wrappers
+    from imagexform.plugin_api import strip_wrappers
 
     return strip_wrappers(_container_entry(checkpoint)[0])
 
@@ -279,7 +277,7 @@ def _tensor_dict(checkpoint: object) -> tuple[dict[str, Tensor], str] | None:
     no non-empty mapping of names to tensors."""
     from torch import Tensor
 
-    from imagexform.nn import strip_wrappers
+    from imagexform.plugin_api import strip_wrappers
 
     if not isinstance(checkpoint, Mapping):
         return None
@@ -319,10 +317,16 @@ class _SRImporter(Importer):
         if found is None:
             return None
         state, entry = found
-        for layout in self.layouts:
-            if all(key in state for key in layout.marker_keys):
-                return _import(layout, state, entry, overrides or {})
-        return None
+        layout = self._layout(state)
+        return None if layout is None else _import(layout, state, entry, overrides or {})
+
+    def _layout(self, state: Mapping[str, Any]) -> _Layout | None:
+        return next((lay for lay in self.layouts if all(k in state for k in lay.marker_keys)), None)
+
+    def detect(self, checkpoint: Mapping[str, Any]) -> bool:
+        """One of this importer's layouts by its marker keys; nothing is built."""
+        found = _tensor_dict(checkpoint)
+        return found is not None and self._layout(found[0]) is not None
 
 
 def _import(
@@ -373,5 +377,8 @@ class ESRGANImporter(_SRImporter):
 
 
 def importers() -> list[Importer]:
-    """The SR family's importers; their layouts do not overlap, so the order is free."""
-    return [BasicSRImporter(), ESRGANImporter()]
+    """The SR family's importers. Ours know their layouts exactly and run at the default
+    priority; spandrel's detection is the fallback for every other published architecture."""
+    from imagexform_sr.spandrel_import import SpandrelImporter
+
+    return [BasicSRImporter(), ESRGANImporter(), SpandrelImporter()]

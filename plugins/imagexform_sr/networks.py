@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
-from imagexform.errors import ConfigError
+from imagexform.plugin_api import ConfigError
 from imagexform_sr.config import SRConfig
 
 MSRRESNET_SCALES = (2, 3, 4)
@@ -317,6 +317,11 @@ def build_generator(config: SRConfig) -> nn.Module:
             config.num_block,
             config.num_grow_ch,
         )
+    if config.arch == "spandrel":
+        raise ConfigError(
+            f"arch 'spandrel' ({config.spandrel_arch}) models are imported with `imagexform "
+            "import`, not built or trained here"
+        )
     raise ConfigError(f"setting 'arch' must be 'srresnet' or 'rrdbnet', got {config.arch!r}")
 
 
@@ -342,7 +347,9 @@ def build_discriminator(config: SRConfig) -> nn.Module:
 
 def size_multiple(config: SRConfig) -> int:
     """What the input's height and width must be multiples of: RRDBNet's pixel-unshuffle
-    front needs whole blocks; MSRResNet takes any size."""
+    front needs whole blocks; MSRResNet takes any size; a spandrel import says its own."""
+    if config.arch == "spandrel":
+        return config.spandrel_multiple
     return RRDBNET_UNSHUFFLE[config.scale] if config.arch == "rrdbnet" else 1
 
 

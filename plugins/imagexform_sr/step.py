@@ -9,14 +9,16 @@ from typing import Any
 import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.family import TrainStep
-from imagexform.losses.adversarial import AdversarialLoss
-from imagexform.losses.perceptual import PerceptualLoss, parse_layer_weights
-from imagexform.losses.pixel import pixel_loss
-from imagexform.metrics import sr_scores
-from imagexform.train.context import TrainContext
+from imagexform.plugin_api import (
+    AdversarialLoss,
+    PerceptualLoss,
+    TrainContext,
+    TrainStep,
+    parse_layer_weights,
+    pixel_loss,
+    sr_scores,
+)
 from imagexform_sr.config import SRConfig
 
 
@@ -27,9 +29,10 @@ def to_uint8(image: Tensor) -> np.ndarray:
 
 
 class SuperResolutionStep(TrainStep):
+    config: SRConfig
+
     def __init__(self, config: SRConfig, nets: dict[str, nn.Module], context: TrainContext):
-        self.config = config
-        self.context = context
+        super().__init__(config, nets, context)
         self.G = nets["G"]
         self.D = nets.get("D")
         self.pixel = pixel_loss(config.pixel_loss)
@@ -39,40 +42,36 @@ class SuperResolutionStep(TrainStep):
             self.perceptual = PerceptualLoss(layers, "vgg19", config.vgg_weights)
             self.perceptual.to(context.device)
         self.adversarial = AdversarialLoss(config.gan_mode)
-        betas = (config.beta1, config.beta2)
-        self._optimizers = {"G": context.adam(self.G.parameters(), config.lr, betas)}
+        self.optimizer_G = self.adam("G", self.G)
         if self.D is not None:
-            self._optimizers["D"] = context.adam(self.D.parameters(), config.lr_D, betas)
+            self.optimizer_D = self.adam("D", self.D, lr=config.lr_D)
 
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
-
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         low, high = batch["LR"], batch["HR"]
         config, context = self.config, self.context
-        metrics: dict[str, float] = {}
+        metrics: dict[str, Tensor] = {}
         with context.autocast():
             output = self.G(low)
             pixel = self.pixel(output, high)
             loss = config.pixel_weight * pixel
-            metrics["pixel"] = pixel.item()
+            metrics["pixel"] = pixel.detach()
             if self.perceptual is not None:
                 perceptual = self.perceptual(output, high)
                 loss = loss + config.perceptual_weight * perceptual
-                metrics["perceptual"] = perceptual.item()
+                metrics["perceptual"] = perceptual.detach()
             if self.D is not None:
                 with context.frozen(self.D):
                     real_logits = self.D(high).detach()
                     adversarial = self.adversarial.generator(self.D(output), real_logits)
                 loss = loss + config.gan_weight * adversarial
-                metrics["G_gan"] = adversarial.item()
-        context.optimize(loss, self._optimizers["G"])
+                metrics["G_gan"] = adversarial.detach()
+        context.optimize(loss, self.optimizer_G)
 
         if self.D is not None:
             with context.autocast():
                 loss_d = self.adversarial.discriminator(self.D(high), self.D(output.detach()))
-            context.optimize(loss_d, self._optimizers["D"])
-            metrics["D"] = loss_d.item()
+            context.optimize(loss_d, self.optimizer_D)
+            metrics["D"] = loss_d.detach()
         return metrics
 
     def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:

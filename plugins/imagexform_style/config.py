@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagexform.config import path_setting
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import TrainConfig, path_setting
 
 
 @dataclass

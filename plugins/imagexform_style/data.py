@@ -9,12 +9,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from imagexform.data.paired import readable_images
-from imagexform.errors import DataError
-from imagexform.imaging.fit import fit
-from imagexform.io.images import display_path, read_image, to_rgb, to_uint8
+from imagexform.plugin_api import (
+    DataError,
+    SampleDataset,
+    SampleRandom,
+    display_path,
+    fit,
+    read_image,
+    readable_images,
+    to_rgb,
+    to_uint8,
+)
 
 
 class SmallContentWarning(UserWarning):
@@ -27,12 +33,11 @@ def square(image: np.ndarray, size: int) -> np.ndarray:
     return fit(to_rgb(to_uint8(image)), size, "crop")
 
 
-class ContentDataset(Dataset[dict[str, Any]]):
+class ContentDataset(SampleDataset):
     """``{"content": 3×S×S float tensor in 0..255, "path": str}``; ``skipped`` lists
     unreadable files."""
 
-    def __init__(self, root: Path, image_size: int) -> None:
-        folder = root / "train" if (root / "train").is_dir() else root
+    def __init__(self, folder: Path, image_size: int) -> None:
         if not folder.is_dir():
             raise DataError(f"{display_path(folder)}: content folder does not exist")
         readable, self.skipped = readable_images(folder)
@@ -53,8 +58,7 @@ class ContentDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index = item[0] if isinstance(item, tuple) else item
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
         path = self.files[index]
         pixels = square(read_image(path), self.image_size).astype(np.float32)
         return {

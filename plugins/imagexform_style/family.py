@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagexform.family import Family, Importer, IOSpec, TrainStep
+from imagexform.plugin_api import Family, Importer, IOSpec
 from imagexform_style.config import StyleConfig
 
 if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import Dataset
-
-    from imagexform.train.context import TrainContext
 
 ICON_SIZE = 96
 
@@ -25,8 +23,11 @@ class StyleFamily(Family):
     name = "style"
     summary = "Fast neural style transfer: one painting's style in one forward pass"
     config_class = StyleConfig
-    dataset_layout = "a folder of photos (content); the painting is --set style_image=PATH"
-    ema_nets = ("G",)
+    dataset_layout = (
+        "a folder of photos (content), or train/ and val/ sub-folders (val/ for FID/KID); "
+        "the painting is --set style_image=PATH"
+    )
+    step_class = "imagexform_style.step:StyleStep"
 
     def build(self, config: StyleConfig) -> dict[str, nn.Module]:
         from imagexform_style.networks import TransformerNet
@@ -34,21 +35,16 @@ class StyleFamily(Family):
         return {"G": TransformerNet(config.width)}
 
     def dataset(self, config: StyleConfig, root: Path, split: str) -> Dataset | None:
-        if split != "train":
-            return None  # style has no ground truth to validate against
+        """Photos in ``train/`` (or the folder itself); ``val/`` photos, when present, are
+        what FID/KID restyles (there is no ground truth to validate against otherwise)."""
         from imagexform_style.data import ContentDataset
 
-        return ContentDataset(Path(root), config.image_size)
-
-    def train_step(
-        self, config: StyleConfig, nets: dict[str, nn.Module], context: TrainContext
-    ) -> TrainStep:
-        from imagexform_style.step import StyleStep
-
-        return StyleStep(config, nets, context)
-
-    def inference_module(self, config: StyleConfig, nets: dict[str, nn.Module]) -> nn.Module:
-        return nets["G"]
+        root = Path(root)
+        if split == "train":
+            return ContentDataset(
+                root / "train" if (root / "train").is_dir() else root, config.image_size
+            )
+        return ContentDataset(root / split, config.image_size) if (root / split).is_dir() else None
 
     def io_spec(self, config: StyleConfig) -> IOSpec:
         # Two stride-2 layers then two ×2 upsamplings: sizes must be multiples of 4 to come
@@ -61,7 +57,7 @@ class StyleFamily(Family):
 
     def icon(self, config: StyleConfig) -> bytes | None:
         """The painting, small: the editor shows it as the model's icon."""
-        from imagexform.io.images import encode_image
+        from imagexform.plugin_api import encode_image
         from imagexform_style.data import square
         from imagexform_style.step import load_style_image
 

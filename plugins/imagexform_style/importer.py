@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from imagexform.config import apply_text
-from imagexform.family import Imported, Importer
+from imagexform.plugin_api import Imported, Importer, apply_text
 from imagexform_style.config import StyleConfig
 
 _FIRST = "conv1.conv2d.weight"
@@ -28,7 +27,7 @@ class FastNeuralStyleImporter(Importer):
     ) -> Imported | None:
         import torch
 
-        from imagexform.nn import load_published, strip_wrappers
+        from imagexform.plugin_api import load_published, strip_wrappers
         from imagexform_style.networks import TransformerNet
 
         state = strip_wrappers(checkpoint)

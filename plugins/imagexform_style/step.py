@@ -12,16 +12,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.errors import ConfigError
-from imagexform.family import TrainStep
-from imagexform.imaging.fit import fit
-from imagexform.io.images import read_image, to_rgb, to_uint8
-from imagexform.losses.perceptual import VGGFeatures
-from imagexform.losses.style import gram_matrix, total_variation
-from imagexform.train.context import TrainContext
+from imagexform.plugin_api import (
+    ConfigError,
+    TrainContext,
+    TrainStep,
+    VGGFeatures,
+    fit,
+    read_image,
+    to_rgb,
+    to_uint8,
+)
 from imagexform_style.config import StyleConfig
+from imagexform_style.losses import gram_matrix, total_variation
 
 
 def load_style_image(config: StyleConfig) -> np.ndarray:
@@ -37,9 +40,10 @@ def style_layers(config: StyleConfig) -> list[str]:
 
 
 class StyleStep(TrainStep):
+    config: StyleConfig
+
     def __init__(self, config: StyleConfig, nets: dict[str, nn.Module], context: TrainContext):
-        self.config = config
-        self.context = context
+        super().__init__(config, nets, context)
         self.G = nets["G"]
         self.layers = style_layers(config)
         if not self.layers:
@@ -51,12 +55,11 @@ class StyleStep(TrainStep):
         with torch.no_grad():
             features = self.vgg(painting.to(context.device) / 255.0)
         self.grams = {layer: gram_matrix(features[layer]) for layer in self.layers}
-        self._optimizers = {"G": context.adam(self.G.parameters(), config.lr, (0.9, 0.999))}
+        self.painting = painting
+        self.crops = 0
+        self.optimizer = self.adam("G", self.G)
 
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
-
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         config, context = self.config, self.context
         photos = batch["content"]
         with context.autocast():
@@ -73,15 +76,40 @@ class StyleStep(TrainStep):
             smooth = total_variation(styled.float())
             if config.tv_weight > 0:
                 loss = loss + config.tv_weight * smooth
-        context.optimize(loss, self._optimizers["G"])
+        context.optimize(loss, self.optimizer)
         return {
-            "content": config.content_weight * content.item(),
-            "style": config.style_weight * style.item(),
-            "tv": smooth.item(),
+            "content": config.content_weight * content.detach(),
+            "style": config.style_weight * style.detach(),
+            "tv": smooth.detach(),
         }
 
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:
         return {}
+
+    def fidelity_pair(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """Restyled photos against crops of the painting at the photos' size (as ArtFID
+        compares stylised images with their style): the painting is the only real image of
+        the target domain."""
+        photos = batch["content"]
+        crops = [self._painting_crop(photos.shape[-2:]) for _ in range(len(photos))]
+        return self.G(photos).clamp(0, 255), torch.cat(crops).to(photos.device)
+
+    def _painting_crop(self, size: torch.Size) -> Tensor:
+        """The next crop of the painting, stepping across it by the golden ratio so that a
+        validation split's crops cover the painting evenly (deterministic for a run)."""
+        height, width = int(size[0]), int(size[1])
+        painting = self.painting
+        if painting.shape[-2] < height or painting.shape[-1] < width:
+            grow = max(height / painting.shape[-2], width / painting.shape[-1])
+            rows = max(height, round(painting.shape[-2] * grow))
+            columns = max(width, round(painting.shape[-1] * grow))
+            painting = F.interpolate(painting, size=(rows, columns), mode="bicubic")
+            painting = painting.clamp(0, 255)
+        self.crops += 1
+        spare_y, spare_x = painting.shape[-2] - height, painting.shape[-1] - width
+        top = round((self.crops * 0.618034) % 1 * spare_y)
+        left = round((self.crops * 0.381966) % 1 * spare_x)
+        return painting[..., top : top + height, left : left + width]
 
     def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
         return [batch["content"], self.G(batch["content"]).clamp(0, 255)]

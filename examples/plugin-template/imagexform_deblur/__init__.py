@@ -4,7 +4,7 @@ The module the entry point names must import fast and without torch: imagexform 
 every plugin to list families, also where only the runtime is installed.
 """
 
-from imagexform.hookspecs import hookimpl
+from imagexform.plugin_api import hookimpl
 
 # The plugin-API versions this plugin was written for; others will not load it.
 IMAGEXFORM_PLUGIN_API = ">=1,<2"

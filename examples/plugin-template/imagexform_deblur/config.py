@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imagexform.family import TrainConfig
+from imagexform.plugin_api import TrainConfig
 
 
 @dataclass

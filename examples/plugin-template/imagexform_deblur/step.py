@@ -1,36 +1,33 @@
 """One optimisation step: L1 between the sharpened input and the sharp target. The core
-trainer does everything else (device, precision, schedule, checkpoints)."""
+trainer does everything else (device, precision, schedule, checkpoints, logging)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 
-from imagexform.family import TrainStep
-from imagexform.train.context import TrainContext
+from imagexform.plugin_api import TrainContext, TrainStep
 from imagexform_deblur.config import DeblurConfig
+
+Batch = Mapping[str, Tensor]
 
 
 class DeblurStep(TrainStep):
     def __init__(self, config: DeblurConfig, nets: dict[str, nn.Module], context: TrainContext):
-        self.G, self.context = nets["G"], context
-        self._optimizers = {"G": context.adam(self.G.parameters(), config.lr, (0.9, 0.999))}
+        super().__init__(config, nets, context)
+        self.G = nets["G"]
+        self.optimizer = self.adam("G", self.G)  # lr from the config, registered by name
 
-    def optimizers(self) -> dict[str, Optimizer]:
-        return self._optimizers
-
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    def __call__(self, batch: Batch) -> dict[str, Tensor]:
         with self.context.autocast():
             loss = F.l1_loss(self.G(batch["A"]), batch["B"])
-        self.context.optimize(loss, self._optimizers["G"])
-        return {"l1": loss.item()}
+        self.context.optimize(loss, self.optimizer)
+        return {"l1": loss.detach()}  # tensors: the trainer reads them only when it logs
 
-    def evaluate(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        return {"l1": F.l1_loss(self.G(batch["A"]), batch["B"]).item()}
+    def evaluate(self, batch: Batch) -> dict[str, Tensor]:
+        return {"l1": F.l1_loss(self.G(batch["A"]), batch["B"])}
 
-    def sample(self, batch: Mapping[str, Any]) -> list[Tensor]:
+    def sample(self, batch: Batch) -> list[Tensor]:
         return [batch["A"], self.G(batch["A"]).clamp(-1, 1), batch["B"]]

@@ -13,7 +13,7 @@ import pytest
 from imagexform.errors import UserError
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
-from imagexform.runtime.precision import CACHE_ENV, RECIPES, cache_dir, prepare
+from imagexform.runtime.quantize import CACHE_ENV, RECIPES, cache_dir, prepare
 
 pytest.importorskip("onnx")
 import onnx_models as om  # needs onnx, hence after importorskip

@@ -1,4 +1,5 @@
-"""The ``fast`` precision: an int8 copy of the model, used only where it is faster and close.
+"""Int8 quantisation behind the ``fast`` precision: an int8 copy of the model, used only where
+it is faster and close.
 
 Measured on the 2-core development CPU (AMD EPYC, AVX-512 with VNNI and BF16, no AMX), ONNX
 Runtime 1.31, with ``benchmarks/runtime_precision.py`` on briefly trained networks,
@@ -121,40 +122,14 @@ def prepare(
             f"{model.name}: precision 'fast' needs sample images the first time, to calibrate "
             "and check the int8 model"
         )
-    quantization = _quantization_modules(model.name)
-    calibrate, evaluate = _sample_batches(model, calibration)
-    reference = [model.run(batch) for batch in evaluate]
     folder.mkdir(parents=True, exist_ok=True)
-    candidates = []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".prepare-") as work:
-        prepared = Path(work) / "prepared.onnx"
-        quantization.quant_pre_process(str(model.path), str(prepared), skip_symbolic_shape=True)
-        for recipe, op_types in RECIPES.items():
-            target = Path(work) / f"{recipe}.onnx"
-            quantize(prepared, target, [model.feeds(batch) for batch in calibrate], op_types)
-            candidate = copy.copy(model)
-            candidate.session = ort.InferenceSession(
-                str(target), session_options(0), providers=[CPU]
-            )
-            candidates.append(
-                {
-                    "recipe": recipe,
-                    "psnr_db": _psnr(candidate, evaluate, reference),
-                    "speedup": _speedup(model, candidate, evaluate[0]),
-                }
-            )
-        fit = [c for c in candidates if c["psnr_db"] >= min_psnr and c["speedup"] >= min_speedup]
-        best = None
-        if fit:
-            # Timing on a shared machine is noisy: among recipes within 10% of the fastest,
-            # the closest to fp32 wins.
-            fastest = max(c["speedup"] for c in fit)
-            near = [c for c in fit if c["speedup"] >= fastest / SPEED_TOLERANCE]
-            best = max(near, key=lambda c: c["psnr_db"])
+        candidates, samples = _candidates(model, calibration, Path(work))
+        best = _best(candidates, min_psnr, min_speedup)
         report = {
             "recipe": best["recipe"] if best else "fp32",
             "candidates": candidates,
-            "samples": len(evaluate),
+            "samples": samples,
             "onnxruntime": ort.__version__,
         }
         quantized = None
@@ -164,6 +139,45 @@ def prepare(
         _write_record(record_path, report)
     log.info("%s: precision verdict %s", model.name, report)
     return report, quantized
+
+
+def _candidates(
+    model: RuntimeModel, calibration: Sequence[np.ndarray], work: Path
+) -> tuple[list[dict[str, Any]], int]:
+    """Each recipe's int8 model written into ``work`` (as ``<recipe>.onnx``) and measured
+    against ``model``; with the number of samples judged on."""
+    quantization = _quantization_modules(model.name)
+    calibrate, evaluate = _sample_batches(model, calibration)
+    reference = [model.run(batch) for batch in evaluate]
+    prepared = work / "prepared.onnx"
+    quantization.quant_pre_process(str(model.path), str(prepared), skip_symbolic_shape=True)
+    candidates = []
+    for recipe, op_types in RECIPES.items():
+        target = work / f"{recipe}.onnx"
+        quantize(prepared, target, [model.feeds(batch) for batch in calibrate], op_types)
+        candidate = copy.copy(model)
+        candidate.session = ort.InferenceSession(str(target), session_options(0), providers=[CPU])
+        candidates.append(
+            {
+                "recipe": recipe,
+                "psnr_db": _psnr(candidate, evaluate, reference),
+                "speedup": _speedup(model, candidate, evaluate[0]),
+            }
+        )
+    return candidates, len(evaluate)
+
+
+def _best(
+    candidates: list[dict[str, Any]], min_psnr: float, min_speedup: float
+) -> dict[str, Any] | None:
+    """The recipe to run, None for fp32. Timing on a shared machine is noisy: among recipes
+    within 10% of the fastest, the closest to fp32 wins."""
+    fit = [c for c in candidates if c["psnr_db"] >= min_psnr and c["speedup"] >= min_speedup]
+    if not fit:
+        return None
+    fastest = max(c["speedup"] for c in fit)
+    near = [c for c in fit if c["speedup"] >= fastest / SPEED_TOLERANCE]
+    return max(near, key=lambda c: c["psnr_db"])
 
 
 def quantize(

@@ -95,11 +95,7 @@ def eval_command(
     on Y (crop border = scale) and on RGB, for each photo in --data downscaled with MATLAB's
     bicubic, beside the bicubic baseline. With --metric fid,kid: FID and KID (clean-fid) of
     MODEL's outputs for --data against --reference."""
-    from rich.console import Console
-    from rich.progress import Progress
-
     from imagexform.catalog import resolve_model
-    from imagexform.evaluate import evaluate_model
     from imagexform.fidelity.report import parse_metrics, run_fidelity
 
     metrics = parse_metrics(metric_text)
@@ -117,7 +113,24 @@ def eval_command(
             limit=limit,
             as_json=as_json,
         )
-        return
+    else:
+        _evaluate_upscaler(model_path, data, scale, tile_size, device, limit, as_json)
+
+
+def _evaluate_upscaler(
+    model_path: Path,
+    data: Path,
+    scale: int | None,
+    tile_size: int | None,
+    device: str,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from imagexform.evaluate import evaluate_model
+
     errors = Console(stderr=True)
     with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("evaluating", total=None)

@@ -36,27 +36,27 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from imagexform.data.degradations import RealESRGANDegradation, degrade
-from imagexform.data.paired import (
-    SkippedImageWarning,
-    _by_stem,
-    _listing,
-    _split_dirs,
-    images_in,
-    probe_images,
-)
-from imagexform.errors import ConfigError, DataError
-from imagexform.imaging import imresize
-from imagexform.io.images import (
+from imagexform.plugin_api import (
+    ConfigError,
+    DataError,
     ImageReadError,
     PathLike,
+    SampleDataset,
+    SampleRandom,
+    SkippedImageWarning,
     display_path,
+    images_by_stem,
+    images_in,
+    imresize,
+    name_listing,
+    probe_images,
     read_image,
+    split_folders,
     to_float,
     to_rgb,
 )
+from imagexform_sr.degradations import RealESRGANDegradation, degrade
 
 Degradation = Literal["bicubic", "realesrgan"]
 Layout = Literal["hr_only", "paired"]
@@ -76,7 +76,7 @@ class _Source:
     lr_dir: Path | None
 
 
-class SuperResDataset(Dataset[dict[str, Any]]):
+class SuperResDataset(SampleDataset):
     """``{"LR": 3×h×w, "HR": 3×H×W, "path": HR file}``, float tensors in [0, 1], H = h × scale.
 
     Training items (``train=True``) are random ``gt_size`` HR crops with the matching
@@ -148,17 +148,13 @@ class SuperResDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
         hr_path, lr_path = self.items[index]
         hr = _load_rgb(hr_path)
         lr = None if lr_path is None else _load_rgb(lr_path)
         generator = None
         if self.train:
-            if seed is None:
-                seed = int(torch.randint(0, 2**63 - 1, ()))
-            generator = torch.Generator()
-            generator.manual_seed(seed)
+            generator = (rng or SampleRandom.fresh()).generator()
         hr, lr = self._crop(hr, lr, generator)
         hr_tensor = _to_tensor(hr)
         lr_tensor = None if lr is None else _to_tensor(lr)
@@ -234,44 +230,72 @@ class SuperResDataset(Dataset[dict[str, Any]]):
                 skip(failure.path, failure.problem)
             if failures:
                 continue
-            hr_height, hr_width = probed[hr_path]
-            expected = (hr_height // self.scale, hr_width // self.scale)
-            if lr_path is not None and probed[lr_path] != expected:
-                lr_height, lr_width = probed[lr_path]
-                mismatched.append(
-                    f"{display_path(hr_path.name)} {hr_width}×{hr_height} vs "
-                    f"{display_path(lr_path.name)} {lr_width}×{lr_height}, expected "
-                    f"{expected[1]}×{expected[0]}"
-                )
+            mismatch = self._size_mismatch(hr_path, lr_path, probed)
+            if mismatch:
+                mismatched.append(mismatch)
                 continue
-            needed = self.gt_size if self.train else self.scale
-            if min(hr_height, hr_width) < needed:
+            small = self._too_small(probed[hr_path])
+            if small:
                 too_small += 1
-                purpose = (
-                    f"the {needed}×{needed} training crop (gt_size)"
-                    if self.train
-                    else f"one LR pixel at scale {self.scale}"
-                )
-                skip(hr_path, f"{hr_width}×{hr_height} is too small for {purpose}")
+                skip(hr_path, small)
                 continue
             items.append((hr_path, lr_path))
+        self._refuse_unusable(source, len(candidates), items, skipped, mismatched, too_small)
+        return items, skipped
 
+    def _size_mismatch(
+        self, hr_path: Path, lr_path: Path | None, probed: dict[Path, Any]
+    ) -> str | None:
+        """How an LR file's size differs from 1/scale of its HR file's, or None."""
+        hr_height, hr_width = probed[hr_path]
+        expected = (hr_height // self.scale, hr_width // self.scale)
+        if lr_path is None or probed[lr_path] == expected:
+            return None
+        lr_height, lr_width = probed[lr_path]
+        return (
+            f"{display_path(hr_path.name)} {hr_width}×{hr_height} vs "
+            f"{display_path(lr_path.name)} {lr_width}×{lr_height}, expected "
+            f"{expected[1]}×{expected[0]}"
+        )
+
+    def _too_small(self, hr_shape: tuple[int, int]) -> str | None:
+        """Why an HR photo is too small to use, or None."""
+        hr_height, hr_width = hr_shape
+        needed = self.gt_size if self.train else self.scale
+        if min(hr_height, hr_width) >= needed:
+            return None
+        purpose = (
+            f"the {needed}×{needed} training crop (gt_size)"
+            if self.train
+            else f"one LR pixel at scale {self.scale}"
+        )
+        return f"{hr_width}×{hr_height} is too small for {purpose}"
+
+    def _refuse_unusable(
+        self,
+        source: _Source,
+        candidates: int,
+        items: list[tuple[Path, Path | None]],
+        skipped: list[tuple[Path, str]],
+        mismatched: list[str],
+        too_small: int,
+    ) -> None:
+        """Raise for LR files of the wrong size, or when no pair is left to train on."""
         where = display_path(source.hr_dir)
         if mismatched:
             raise DataError(
                 f"{where} and {display_path(source.lr_dir or '')}: {len(mismatched)} LR images "
-                f"are not 1/{self.scale} the size of their HR image ({_listing(mismatched)})"
+                f"are not 1/{self.scale} the size of their HR image ({name_listing(mismatched)})"
             )
         if not items:
             first_path, first_problem = skipped[0]
             hint = ""
-            if too_small == len(candidates) and self.train:
+            if too_small == candidates and self.train:
                 hint = "; lower gt_size or add larger photos"
             raise DataError(
-                f"{where}: none of the {len(candidates)} images can be used (first: "
+                f"{where}: none of the {candidates} images can be used (first: "
                 f"{display_path(first_path.name)}: {first_problem}){hint}"
             )
-        return items, skipped
 
 
 def superres_dataset_or_none(root: PathLike, split: str, **options: Any) -> SuperResDataset | None:
@@ -314,7 +338,7 @@ def _locate(root: Path, split: str, scale: int) -> _Source | None:
     if not root.is_dir():
         raise DataError(f"{display_path(root)}: is a file; give the folder that holds the data")
     hr_root, lr_root = root / "HR", root / "LR"
-    if _split_dirs(hr_root):
+    if split_folders(hr_root):
         hr_dir = hr_root / split
         if not hr_dir.is_dir():
             return None
@@ -322,7 +346,7 @@ def _locate(root: Path, split: str, scale: int) -> _Source | None:
         if lr_dir.is_dir():
             return _Source("paired", hr_dir, _lr_level(lr_dir, scale))
         return _Source("hr_only", hr_dir, None)
-    if _split_dirs(root):
+    if split_folders(root):
         folder = root / split
         return _detect_layout(folder, scale) if folder.is_dir() else None
     return _detect_layout(root, scale) if split == "train" else None
@@ -351,9 +375,9 @@ def _lr_level(lr_dir: Path, scale: int) -> Path:
 
 
 def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path | None]]:
-    hr_files = _by_stem(hr_dir)
+    hr_files = images_by_stem(hr_dir)
     lr_files: dict[str, Path] = {}
-    for stem, path in _by_stem(lr_dir).items():
+    for stem, path in images_by_stem(lr_dir).items():
         suffix = f"x{scale}"
         hr_stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
         hr_stem = hr_stem if hr_stem in hr_files else stem
@@ -369,9 +393,9 @@ def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path |
     if only_hr or only_lr:
         sides = []
         if only_hr:
-            sides.append(f"only in HR: {_listing([hr_files[s].name for s in only_hr])}")
+            sides.append(f"only in HR: {name_listing([hr_files[s].name for s in only_hr])}")
         if only_lr:
-            sides.append(f"only in LR: {_listing([lr_files[s].name for s in only_lr])}")
+            sides.append(f"only in LR: {name_listing([lr_files[s].name for s in only_lr])}")
         raise DataError(
             f"{display_path(hr_dir)} and {display_path(lr_dir)}: "
             f"{len(only_hr) + len(only_lr)} images have no partner (LR files are named like "
@@ -382,7 +406,7 @@ def _match_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[tuple[Path, Path |
 
 
 def _missing_split_message(root: Path, split: str) -> str:
-    splits = _split_dirs(root) | _split_dirs(root / "HR")
+    splits = split_folders(root) | split_folders(root / "HR")
     if splits:
         return f"{display_path(root)}: has no '{split}' split (found: {', '.join(sorted(splits))})"
     return (

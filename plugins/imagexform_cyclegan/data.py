@@ -14,16 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from imagexform.data.augment import augment_image, checked_load_size, resize_image
-from imagexform.data.paired import readable_images, to_tensor
-from imagexform.data.sampling import derive_seed
-from imagexform.errors import DataError
-from imagexform.io.images import PathLike, display_path, read_image
+from imagexform.plugin_api import (
+    DataError,
+    PathLike,
+    SampleDataset,
+    SampleRandom,
+    augment_image,
+    checked_load_size,
+    display_path,
+    read_image,
+    readable_images,
+    resize_image,
+    to_tensor,
+)
 
 
-class UnpairedDataset(Dataset[dict[str, Any]]):
+class UnpairedDataset(SampleDataset):
     """``{"A": image, "B": image, "A_path": str, "B_path": str}``, tensors C×H×W in [-1, 1].
 
     Its length is that of the larger domain, as in the reference, so an epoch shows every
@@ -66,15 +73,13 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return max(len(self.files["A"]), len(self.files["B"]))
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
-        if seed is None:
-            seed = int(torch.randint(0, 2**63 - 1, ())) if self.train else index
+    def load(self, index: int, rng: SampleRandom | None) -> dict[str, Any]:
+        rng = rng or (SampleRandom.fresh() if self.train else SampleRandom(index))
         a_files, b_files = self.files["A"], self.files["B"]
         if self.serial_batches or not self.train:
             b_index = index % len(b_files)
         else:
-            generator = torch.Generator().manual_seed(derive_seed("B", seed))
+            generator = torch.Generator().manual_seed(rng.derive("B"))
             b_index = int(torch.randint(0, len(b_files), (), generator=generator))
         paths = {"A": a_files[index % len(a_files)], "B": b_files[b_index]}
         item_dict: dict[str, Any] = {}
@@ -86,7 +91,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
                     load_size=self.load_size,
                     crop_size=self.crop_size,
                     flip=self.flip,
-                    seed=derive_seed(side, seed),
+                    seed=rng.derive(side),
                 )
             else:
                 image = resize_image(image, self.crop_size)
