@@ -49,7 +49,7 @@ UHD = (3840, 2160)
 # The CLI as users get it; reports torch and the process's peak resident memory.
 _CLI = """
 import resource, sys
-from imagexform.batch.command import batch
+from imagexform.commands.batch import batch
 from imagexform.cli import cli
 cli.add_command(batch)
 try:

@@ -31,18 +31,18 @@ from video_clips import (
     with_subtitles,
 )
 
-from imagexform.batch.command import batch
 from imagexform.batch.smoothing import TemporalSmoother
 from imagexform.batch.video import MAX_IN_FLIGHT, parse_frames
 from imagexform.batch.video_options import parse_bitrate
 from imagexform.cli import ImagexformGroup
+from imagexform.commands.batch import batch
 from imagexform.errors import UserError
 from imagexform.io.video import encoders
 
 GROUP = ImagexformGroup(commands={"batch": batch})
 CLI_SCRIPT = """
 import sys
-from imagexform.batch.command import batch
+from imagexform.commands.batch import batch
 from imagexform.cli import cli
 cli.add_command(batch)
 try:
