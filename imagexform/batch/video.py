@@ -27,7 +27,16 @@ from typing import Any
 import click
 import numpy as np
 
-from imagexform.batch.pipeline import Cancelled, Model, Settings, Stats, Task, run_pipeline
+from imagexform.batch.pipeline import (
+    POLL,
+    Cancelled,
+    Model,
+    Settings,
+    Stats,
+    Task,
+    put_unless_stopped,
+    run_pipeline,
+)
 from imagexform.batch.report import FileResult, describe_error
 from imagexform.batch.segments import SegmentFolder
 from imagexform.batch.smoothing import TemporalSmoother
@@ -57,7 +66,6 @@ QUEUE_DEPTH = 2  # frames waiting between two stages
 # decoder holds while the queue is full: never more than this many frames exist at once.
 MAX_IN_FLIGHT = 2 * QUEUE_DEPTH + 3
 DEFAULT_SEGMENT_SECONDS = 10.0
-_POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -331,20 +339,14 @@ class _VideoJob:
             decoder.join()
 
     def _put(self, channel: queue.Queue[object], item: object) -> bool:
-        while True:
-            try:
-                channel.put(item, timeout=_POLL)
-                return True
-            except queue.Full:
-                if self.stopping.is_set():
-                    return False
+        return put_unless_stopped(channel, item, self.stopping)
 
     def _take(self) -> object:
         """The next transformed frame, or the end: when the run is stopping, what is still
         queued is dropped (its segment would be incomplete anyway)."""
         while True:
             try:
-                item = self.transformed.get(timeout=_POLL)
+                item = self.transformed.get(timeout=POLL)
             except queue.Empty:
                 if self.stopping.is_set():
                     return _DONE
