@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from _medians import interleaved_medians
 
 from imagexform.family import Family, TrainConfig
 from imagexform.train.context import TrainContext
 from imagexform.train.device import choose_precision, fit_layout
 from imagexform.train.ema import WeightAverage
-
-
-def interleaved_medians(
-    steps: Mapping[str, Callable[[], object]], repeats: int
-) -> dict[str, float]:
-    """Median seconds per call of each contender. They alternate within each round so drift in
-    machine load hits all alike; one warm-up call each fills allocator and oneDNN caches."""
-    for step in steps.values():
-        step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            started = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def core_step_timer(

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import struct
 import tempfile
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
+from _medians import interleaved_medians
 from click.testing import CliRunner
 from onnx import TensorProto, helper, save
 
@@ -100,16 +98,6 @@ def command(bomb: Path, model: Path, out: Path) -> None:
     assert "20000×20000" in result.output, result.output
 
 
-def medians(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, call in contenders.items():
-            started = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -124,7 +112,7 @@ def main() -> None:
         small = work / "small.png"
         cv2.imwrite(str(small), pixels[:64, :64])
         model = identity_model(work / "identity.onnx")
-        times = medians(
+        times = interleaved_medians(
             {
                 "decode_photo": lambda: cv2.imread(str(photo), cv2.IMREAD_UNCHANGED),
                 "probe": lambda: refuse(bomb),

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from _medians import interleaved_medians
 from onnx import TensorProto, helper, numpy_helper
 
 from imagexform.runtime.modelfile import inspect_model
@@ -62,16 +60,6 @@ def with_session(path: Path) -> None:
     session.get_outputs()
 
 
-def medians(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, call in contenders.items():
-            started = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -82,7 +70,7 @@ def main() -> None:
             ("shipped_x4", SHIPPED),
             ("heavy_256mib", heavy_model(Path(work) / "h.onnx")),
         ):
-            times = medians(
+            times = interleaved_medians(
                 {
                     "reader": lambda p=path: inspect_model(p),
                     "session": lambda p=path: with_session(p),

@@ -76,7 +76,7 @@ def test_single_file_and_glob_inputs(messy):
 def test_input_errors_are_usage_errors(messy):
     with pytest.raises(UserError, match="no such file or folder"):
         discover(str(messy / "absent"))
-    with pytest.raises(UserError, match="not an image file name"):
+    with pytest.raises(UserError, match="not an image or video file name"):
         discover(str(messy / "notes.txt"))
 
 

@@ -46,7 +46,7 @@ class BatchDialog(QDialog):
         self, parent: QWidget | None, settings: EditorSettings, request: RunRequest | None
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Batch process a folder")
+        self.setWindowTitle("Batch process a folder or video")
         self.setMinimumWidth(520)
         self.settings = settings
         self.request = request
@@ -85,7 +85,7 @@ class BatchDialog(QDialog):
         model = request.path.name if request is not None else "none: choose one in the panel"
         form = QFormLayout()
         form.addRow("Model", QLabel(model))
-        form.addRow("Input folder", self._with_browse(self.input))
+        form.addRow("Input folder or video", self._with_browse(self.input))
         form.addRow("", self.recursive)
         form.addRow("Output folder", self._with_browse(self.output))
         form.addRow("File names", self.name)
@@ -174,9 +174,12 @@ class BatchDialog(QDialog):
         self.progress.setValue(0)
         self.start.setEnabled(False)
         self.stop.setText("Cancel")
-        observer = BatchObserver(on_result=self._told, cancel=self.cancel_event)
+        observer = BatchObserver(
+            on_result=self._told, cancel=self.cancel_event, on_frame=self._frame_told
+        )
         job = Job(lambda job: run_batch(options, observer), self)
         job.partial.connect(self._file_done)
+        job.progress.connect(self._frame_done)
         job.succeeded.connect(self._finished)
         job.failed.connect(self._failed)
         self.job = job
@@ -186,6 +189,14 @@ class BatchDialog(QDialog):
         """Called from the batch's threads: hand the result over to the GUI thread."""
         if self.job is not None:
             self.job.partial.emit(result)
+
+    def _frame_told(self, done: int, total: int) -> None:
+        """A video's progress, from the batch's thread: shown as text under the bar."""
+        if self.job is not None:
+            self.job.progress.emit(done, total)
+
+    def _frame_done(self, done: int, total: int) -> None:
+        self.summary.setText(f"video: frame {done} of {total}")
 
     def _file_done(self, result: FileResult) -> None:
         self.results.append(result)

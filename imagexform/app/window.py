@@ -41,14 +41,19 @@ from imagexform.app.parameters import ParameterForm
 from imagexform.app.qimages import from_qimage, to_qimage
 from imagexform.app.running import Band, RunRequest, classify, preview, transform
 from imagexform.app.settings import EditorSettings
+from imagexform.app.video import FrameSlider, with_slider
 from imagexform.app.view import CompareMode, ImageView
 from imagexform.batch.formats import conform, encode_output
 from imagexform.catalog import Entry, fetch
 from imagexform.errors import UserError
-from imagexform.io.images import is_image_name, write_bytes_atomic
+from imagexform.io.images import write_bytes_atomic
+from imagexform.io.video import is_media_name, is_video_name
 from imagexform.runtime import Adjustments
 
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
+OPEN_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;"
+    "Videos (*.mp4 *.m4v *.mkv *.mov *.webm *.avi *.gif);;All files (*)"
+)
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF, 16-bit kept (*.tif *.tiff)"
 LOSSY = (".jpg", ".jpeg", ".webp")
 PREVIEW_DELAY_MS = 300  # parameter changes within this are previewed once
@@ -82,7 +87,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("imagexform")
         self.setAcceptDrops(True)
         self.view = ImageView()
-        self.setCentralWidget(self.view)
+        self.frames = FrameSlider(self.document)  # shown while a video is open (app/video.py)
+        self.frames.failed.connect(self.show_error)
+        self.setCentralWidget(with_slider(self.view, self.frames))
         self.panel = ModelPanel(self.library)
         self._dock("Models", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history = QUndoView(self.document.undo_stack)
@@ -221,9 +228,14 @@ class MainWindow(QMainWindow):
             self.open_image(Path(path))
 
     def open_image(self, path: Path) -> bool:
-        """Open ``path``; a file that cannot be read is reported and the current image kept."""
+        """Open ``path`` (a video as its first frame); a file that cannot be read is reported
+        and the current image kept."""
         try:
-            self.document.open(path)
+            if is_video_name(path):
+                self.frames.open(path)
+            else:
+                self.document.open(path)
+                self.frames.close_video()
         except UserError as exc:
             self.show_error(str(exc))
             return False
@@ -238,6 +250,7 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self.show_error("The clipboard holds no image")
             return
+        self.frames.close_video()
         self.document.open_pixels(from_qimage(image), "pasted.png")
         self.setWindowTitle("pasted image — imagexform")
 
@@ -325,7 +338,7 @@ class MainWindow(QMainWindow):
         for path in paths:
             if path.suffix.lower() == ".onnx":
                 self.add_model(path)
-        images = [path for path in paths if is_image_name(path.name)]
+        images = [path for path in paths if is_media_name(path.name)]
         if images:
             self.open_image(images[0])
         elif not paths and data.hasImage():
@@ -589,6 +602,8 @@ class MainWindow(QMainWindow):
         the chosen model, deleted when closed."""
         if self.batch is None:
             self.batch = BatchDialog(self, self.settings, self._request())
+            if self.frames.path is not None:  # the open video is the likely input
+                self.batch.input.setText(str(self.frames.path))
             self.batch.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             self.batch.finished.connect(self._batch_closed)
         self.batch.open()

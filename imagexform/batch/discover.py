@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from imagexform.errors import UserError
-from imagexform.io.images import IMAGE_EXTENSIONS, display_path, is_image_name, list_images
+from imagexform.io.images import display_path, list_images
+from imagexform.io.video import MEDIA_EXTENSIONS, is_media_name
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -55,7 +56,7 @@ def discover(
     exclude: Sequence[str] = (),
     skip_tree: Path | None = None,
 ) -> Discovery:
-    """The images INPUT names, sorted by relative path.
+    """The images and videos INPUT names, sorted by relative path.
 
     Hidden files and folders, and files whose extension is not an image's (``Thumbs.db``,
     ``.DS_Store``, sidecars), are skipped without a word: they are never what the user meant.
@@ -66,16 +67,16 @@ def discover(
     """
     path = Path(spec)
     if path.is_file():
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        if path.suffix.lower() not in MEDIA_EXTENSIONS:
             raise UserError(
-                f"{display_path(path)}: not an image file name "
-                f"(expected one of {', '.join(IMAGE_EXTENSIONS)})"
+                f"{display_path(path)}: not an image or video file name "
+                f"(expected one of {', '.join(MEDIA_EXTENSIONS)})"
             )
         root = path.parent
         found = [path]
     elif path.is_dir():
         root = path
-        found = list_images(path, recursive=recursive)
+        found = list_images(path, recursive=recursive, accept=is_media_name)
     elif is_glob(spec):
         root = input_root(spec)
         found = _glob(spec, root)
@@ -103,7 +104,7 @@ def _glob(spec: str, root: Path) -> list[Path]:
         relative = file.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if is_image_name(file.name) and file.is_file():
+        if is_media_name(file.name) and file.is_file():
             found.append(file)
     return found
 

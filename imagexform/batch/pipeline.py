@@ -102,7 +102,19 @@ class _Transformed:
 
 
 _DONE = object()
-_POLL = 0.1  # seconds between checks for a stop request while a queue is full
+POLL = 0.1  # seconds between checks for a stop request while a queue is full
+
+
+def put_unless_stopped(channel: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    """Block until ``channel`` has room, giving up (False) once ``stop`` is set: a stage
+    never waits forever on a consumer that has stopped."""
+    while True:
+        try:
+            channel.put(item, timeout=POLL)
+            return True
+        except queue.Full:
+            if stop.is_set():
+                return False
 
 
 def run_pipeline(
@@ -186,14 +198,7 @@ class _Pipeline:
         )
 
     def _put(self, channel: queue.Queue[object], item: object) -> bool:
-        """Block until there is room, giving up (False) when the run is stopping."""
-        while True:
-            try:
-                channel.put(item, timeout=_POLL)
-                return True
-            except queue.Full:
-                if self.stop.is_set():
-                    return False
+        return put_unless_stopped(channel, item, self.stop)
 
     def _decode_loop(self) -> None:
         settings = self.settings

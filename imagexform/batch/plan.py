@@ -10,7 +10,7 @@ import hashlib
 import os
 import string
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -80,6 +80,7 @@ def plan(
     flatten: bool = False,
     overwrite: bool = False,
     shard: tuple[int, int] = (1, 1),
+    video_suffix: Callable[[Path], str | None] | None = None,
 ) -> list[Planned]:
     """Targets for this shard's sources, in source order.
 
@@ -87,8 +88,11 @@ def plan(
     ``x.png`` and ``x.jpg`` with ``--format png``, compared case-insensitively for macOS and
     Windows volumes) each get ``_`` and a short hash of their source path appended to the
     stem. Sources may be targets only of themselves (``--overwrite-inputs``).
+    ``video_suffix(path)`` gives a video's output extension (None for an image).
     """
-    relative_targets = [_target(s, template, output_format, fields, flatten) for s in sources]
+    relative_targets = [
+        _target(s, template, output_format, fields, flatten, video_suffix) for s in sources
+    ]
     groups: dict[str, list[int]] = defaultdict(list)
     for index, relative in enumerate(relative_targets):
         groups[str(relative).casefold()].append(index)
@@ -111,7 +115,12 @@ def plan(
     return planned
 
 
-def output_extension(source: Source, output_format: str) -> str:
+def output_extension(
+    source: Source, output_format: str, video_suffix: Callable[[Path], str | None] | None = None
+) -> str:
+    suffix = video_suffix(source.path) if video_suffix is not None else None
+    if suffix is not None:
+        return suffix
     if output_format == "same":
         return source.path.suffix
     return FORMATS[output_format]
@@ -123,11 +132,12 @@ def _target(
     output_format: str,
     fields: Mapping[str, object],
     flatten: bool,
+    video_suffix: Callable[[Path], str | None] | None,
 ) -> PurePosixPath:
     name = template.format(
         **fields,
         stem=source.path.stem,
-        ext=output_extension(source, output_format),
+        ext=output_extension(source, output_format, video_suffix),
     )
     if "/" in name or os.sep in name or name in ("", ".", ".."):
         raise UserError(f"--name {template!r} gives {name!r} for {source.relative}: not a name")

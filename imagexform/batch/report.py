@@ -37,10 +37,11 @@ class FileResult:
     input_size: tuple[int, int] | None = None  # (width, height), upright
     output_size: tuple[int, int] | None = None
     error: str | None = None
+    video: Mapping[str, Any] | None = None  # frames, fps, codec, resumed… (batch/video.py)
     tiling: str | None = None  # "untiled", or the tiles and statistics a large photo ran in
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        entry = {
             "input": display_path(self.source),
             "relative": self.relative,
             "output": display_path(self.target) if self.target is not None else None,
@@ -53,6 +54,7 @@ class FileResult:
             "error": self.error,
             "tiling": self.tiling,
         }
+        return entry | ({"video": dict(self.video)} if self.video is not None else {})
 
 
 def describe_error(exc: BaseException) -> str:

@@ -8,12 +8,13 @@ never leaves half an output folder behind.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,20 @@ import numpy as np
 
 from imagexform.batch.conditions import build_conditions
 from imagexform.batch.discover import Source, discover, input_root, is_glob
-from imagexform.batch.pipeline import Settings, Stats, Task, run_pipeline
+from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
 from imagexform.batch.report import FileResult, build_report, write_report
+from imagexform.batch.video import (
+    VideoSettings,
+    describe_source,
+    report_settings,
+    run_tasks,
+    video_suffix,
+)
 from imagexform.errors import UserError
 from imagexform.io.images import display_path, is_temp_name
+from imagexform.io.video import check_spec
 from imagexform.runtime.adjustments import Adjustments
 
 if TYPE_CHECKING:
@@ -72,6 +81,7 @@ class BatchOptions:
     size_multiple: int | None = None
     precision: str = "fp32"
     progress: bool | None = None  # None: a bar when stderr is a terminal
+    video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class BatchObserver:
     # Told of every file, skipped ones included, from the run's threads, one call at a time.
     on_result: Callable[[FileResult], None] | None = None
     cancel: threading.Event | None = None  # set to stop the run as Ctrl-C does
+    on_frame: Callable[[int, int], None] | None = None  # (done, total) frames of a video
 
 
 @dataclass
@@ -121,6 +132,7 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
     """Check the options, find the inputs, load the model and decide every target; reads no
     image and writes nothing."""
     check_template(options.name)
+    check_spec(options.video.encode)
     shard = parse_shard(options.shard) if options.shard else (1, 1)
     skip_tree = _check_output_placement(options)
     if options.max_pixels == 0 or options.max_pixels > _OPENCV_PIXEL_LIMIT:
@@ -159,6 +171,7 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
         flatten=options.flatten,
         overwrite=options.overwrite,
         shard=shard,
+        video_suffix=video_suffix(options.video.encode),
     )
     return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard)
 
@@ -208,7 +221,12 @@ def execute_batch(
         for result in work.skipped:
             observer.on_result(result)
     results, stats, wall = _process(
-        work.tasks, batch_plan.model, settings, options.progress, observer
+        work.tasks,
+        batch_plan.model,
+        settings,
+        options.progress,
+        observer,
+        dataclasses.replace(options.video, on_frame=observer.on_frame),
     )
     results = work.skipped + results
     if options.report is not None:
@@ -280,6 +298,7 @@ def _process(
     settings: Settings,
     show_progress: bool | None,
     observer: BatchObserver,
+    video: VideoSettings,
 ) -> tuple[list[FileResult], Stats | None, float]:
     """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
     results: list[FileResult] = []
@@ -295,7 +314,7 @@ def _process(
                     observer.on_result(result)
 
             if tasks:
-                stats = run_pipeline(tasks, model, settings, collect)
+                stats = run_tasks(tasks, model, settings, video, collect)
     except KeyboardInterrupt:
         return results, None, time.perf_counter() - began
     return results, stats, time.perf_counter() - began
@@ -392,7 +411,8 @@ def _print_plan(planned: Sequence[Planned], options: BatchOptions, discovered: i
     for p in planned:
         action = "skip " if p.skip else "write"
         source = display_path(p.source.path)
-        click.echo(f"{action} {source} -> {display_path(p.target)}")
+        note = describe_source(p.source.path)
+        click.echo(f"{action} {source} -> {display_path(p.target)}{note}")
 
 
 def _summarise(
@@ -427,7 +447,7 @@ def _summarise(
 def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
-    left_out = ("input_spec", "output", "model", "report", "progress")
+    left_out = ("input_spec", "output", "model", "report", "progress", "video")
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)
@@ -435,4 +455,5 @@ def _settings_for_report(
     }
     settings["conditions"] = conditions
     settings["shard"] = list(shard)
+    settings["video"] = report_settings(options.video)
     return {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from imagexform.batch.plan import DEFAULT_NAME, DEFAULT_QUALITY, FORMATS, NAME_FIELDS
+from imagexform.batch.video_options import video_options
 from imagexform.errors import UserError
 from imagexform.io import DEFAULT_MAX_PIXELS
 
@@ -186,6 +187,7 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     type=click.IntRange(min=1),
     help="For models without imagexform metadata: input sides must be multiples of this.",
 )
+@video_options
 @click.pass_context
 def batch(
     ctx: click.Context,
@@ -195,9 +197,11 @@ def batch(
     jobs: int | None,
     report_path: Path | None,
     value_range: str | None,
+    video_args: dict[str, object],
     **flags: object,
 ) -> None:
-    """Transform every image in INPUT (a file, folder or glob) with a model into OUTPUT.
+    """Transform every image and video in INPUT (a file, folder or glob) with a model into
+    OUTPUT.
 
     Outputs mirror INPUT's folder tree. A file that cannot be read or transformed is
     reported and skipped; exit status 1 means some files failed (they are listed at the
@@ -205,6 +209,7 @@ def batch(
     continued by running the same command again.
     """
     from imagexform.batch.run import BatchOptions, run_batch
+    from imagexform.batch.video import video_settings
     from imagexform.catalog import resolve_model
 
     # Every other flag is named as the BatchOptions field it sets.
@@ -214,6 +219,7 @@ def batch(
         jobs=jobs or min(4, os.cpu_count() or 1),
         report=report_path,
         value_range=_value_range(value_range),
+        video=video_settings(**video_args),
         **flags,
     )
     code = run_batch(options)

@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
@@ -79,8 +79,11 @@ def is_image_name(path: PathLike) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def list_images(folder: PathLike, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder``, sorted so that runs and reports are reproducible.
+def list_images(
+    folder: PathLike, recursive: bool = False, accept: Callable[[str], bool] = is_image_name
+) -> list[Path]:
+    """Image files in ``folder`` (files whose name ``accept`` takes), sorted so that runs and
+    reports are reproducible.
 
     Hidden sub-folders (``.git``, ``.thumbnails``) are not descended into, and symlinked
     folders are not followed, so a link loop cannot hang the scan.
@@ -91,23 +94,25 @@ def list_images(folder: PathLike, recursive: bool = False) -> list[Path]:
         raise UserError(f"{display_path(root)}: {problem}")
     found: list[Path] = []
     try:
-        _scan(root, recursive, found)
+        _scan(root, recursive, found, accept)
     except OSError as exc:
         where = exc.filename if exc.filename is not None else root
         raise UserError(f"{display_path(where)}: cannot list folder ({exc.strerror})") from exc
     return sorted(found)
 
 
-def _scan(folder: PathLike, recursive: bool, found: list[Path]) -> None:
+def _scan(
+    folder: PathLike, recursive: bool, found: list[Path], accept: Callable[[str], bool]
+) -> None:
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_file():
-                if is_image_name(entry.name):
+                if accept(entry.name):
                     found.append(Path(entry.path))
             elif recursive and entry.is_dir(follow_symlinks=False):
-                _scan(entry.path, recursive, found)
+                _scan(entry.path, recursive, found, accept)
 
 
 def read_image(path: PathLike) -> np.ndarray:
