@@ -22,10 +22,17 @@ import click
 import numpy as np
 
 from imagexform.batch.conditions import build_conditions
-from imagexform.batch.discover import Source, discover, input_root, is_glob
+from imagexform.batch.discover import Discovery, Source, discover, input_root, is_glob
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
+from imagexform.batch.remote import (
+    Stores,
+    check_store_output,
+    discover_objects,
+    skip_existing_objects,
+    stores_for,
+)
 from imagexform.batch.report import FileResult, build_report, write_report
 from imagexform.batch.video import (
     VideoSettings,
@@ -82,6 +89,7 @@ class BatchOptions:
     precision: str = "fp32"
     progress: bool | None = None  # None: a bar when stderr is a terminal
     video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
+    output_url: str | None = None  # OUTPUT as a store URL (batch/storage.py); output unused
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ class BatchPlan:
     planned: list[Planned]
     discovered: int
     shard: tuple[int, int]
+    stores: Stores | None = None  # INPUT or OUTPUT in an object store (batch/remote.py)
 
 
 @dataclass
@@ -134,23 +143,18 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
     check_template(options.name)
     check_spec(options.video.encode)
     shard = parse_shard(options.shard) if options.shard else (1, 1)
-    skip_tree = _check_output_placement(options)
     if options.max_pixels == 0 or options.max_pixels > _OPENCV_PIXEL_LIMIT:
         # OpenCV has its own limit, read once at its first decode.
         limit = options.max_pixels or 1 << 62
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limit))
-    found = discover(
-        options.input_spec,
-        recursive=options.recursive,
-        include=options.include,
-        exclude=options.exclude,
-        skip_tree=skip_tree,
-    )
+    stores = stores_for(options.input_spec, options.output_url)
+    found = _discover(options, stores)
     if not found.sources:
         hint = ""
         if Path(options.input_spec).is_dir() and not options.recursive:
             hint = " (add --recursive to look in sub-folders)"
         raise UserError(f"{options.input_spec}: no image files found{hint}")
+    output = Path(stores.output.root) if stores and stores.output else options.output
     loading = time.perf_counter()
     model = _load_model(options, found.sources)
     load_seconds = time.perf_counter() - loading
@@ -160,7 +164,7 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
     model.check_conditions(conditions)
     planned = plan(
         found.sources,
-        options.output,
+        output,
         template=options.name,
         output_format=options.output_format,
         fields={
@@ -173,13 +177,33 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
         shard=shard,
         video_suffix=video_suffix(options.video.encode),
     )
-    return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard)
+    if stores and stores.output:
+        planned = skip_existing_objects(planned, stores.output, options.overwrite)
+    return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard, stores)
+
+
+def _discover(options: BatchOptions, stores: Stores | None) -> Discovery:
+    """INPUT's sources, listed from its store or found on disk."""
+    if stores and stores.input:
+        return discover_objects(stores.input, options.recursive, options.include, options.exclude)
+    skip_tree = None if stores and stores.output else _check_output_placement(options)
+    return discover(
+        options.input_spec,
+        recursive=options.recursive,
+        include=options.include,
+        exclude=options.exclude,
+        skip_tree=skip_tree,
+    )
 
 
 def prepare_batch(options: BatchOptions, batch_plan: BatchPlan) -> PreparedWork:
     """Make sure the outputs (and the report) can be written, clear stale temp files, and
     split the plan into work and files skipped because their output exists."""
-    _prepare_output(options.output, batch_plan.planned)
+    stores = batch_plan.stores
+    if stores and stores.output:
+        check_store_output(stores.output)
+    else:
+        _prepare_output(options.output, batch_plan.planned)
     if options.report is not None:
         _check_writable(options.report.parent, "the report's folder")
     skipped = [
@@ -216,6 +240,7 @@ def execute_batch(
         tile_size=options.tile,
         overlap=options.overlap,
         cancel=observer.cancel,
+        **_store_io(batch_plan.stores),
     )
     if observer.on_result is not None:
         for result in work.skipped:
@@ -233,6 +258,16 @@ def execute_batch(
         _write_report(options, batch_plan, results, stats, wall)
     provider = batch_plan.model.provider
     return _summarise(results, wall, provider, stats is None, len(work.tasks))
+
+
+def _store_io(stores: Stores | None) -> dict[str, Callable[..., object]]:
+    """The pipeline's reader and writer for the sides of the run that are in a store."""
+    io: dict[str, Callable[..., object]] = {}
+    if stores and stores.input:
+        io["read"] = stores.input.read
+    if stores and stores.output:
+        io["write"] = stores.output.write
+    return io
 
 
 def _write_report(
@@ -256,7 +291,7 @@ def _write_report(
     report = build_report(
         results,
         input_spec=display_path(options.input_spec),
-        output=options.output,
+        output=options.output_url or options.output,
         model={
             "path": display_path(options.model),
             "family": info.family,
@@ -447,7 +482,7 @@ def _summarise(
 def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
-    left_out = ("input_spec", "output", "model", "report", "progress", "video")
+    left_out = ("input_spec", "output", "output_url", "model", "report", "progress", "video")
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)

@@ -31,7 +31,7 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input_spec", metavar="INPUT")
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("output")
 @click.option(
     "-m",
     "--model",
@@ -191,6 +191,7 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
 @click.pass_context
 def batch(
     ctx: click.Context,
+    output: str,
     model_path: Path,
     yes: bool,
     skip_existing: bool,
@@ -201,7 +202,8 @@ def batch(
     **flags: object,
 ) -> None:
     """Transform every image and video in INPUT (a file, folder or glob) with a model into
-    OUTPUT.
+    OUTPUT. INPUT and OUTPUT may also be URLs (s3://, gs://, az://, file://; images only),
+    with credentials from each store's usual environment and config files.
 
     Outputs mirror INPUT's folder tree. A file that cannot be read or transformed is
     reported and skipped; exit status 1 means some files failed (they are listed at the
@@ -209,11 +211,14 @@ def batch(
     continued by running the same command again.
     """
     from imagexform.batch.run import BatchOptions, run_batch
+    from imagexform.batch.storage import is_url
     from imagexform.batch.video import video_settings
     from imagexform.catalog import resolve_model
 
     # Every other flag is named as the BatchOptions field it sets.
     options = BatchOptions(
+        output=Path(output),
+        output_url=output if is_url(output) else None,
         model=resolve_model(model_path, assume_yes=yes),
         overwrite=not skip_existing,
         jobs=jobs or min(4, os.cpu_count() or 1),
