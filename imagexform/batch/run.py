@@ -9,6 +9,7 @@ never leaves half an output folder behind.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import secrets
 import threading
@@ -26,6 +27,7 @@ from imagexform.batch.discover import Discovery, Source, discover, input_root, i
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
+from imagexform.batch.ray_engine import ActorSpec, ClusterSettings, run_on_ray
 from imagexform.batch.remote import (
     Stores,
     check_store_output,
@@ -34,6 +36,7 @@ from imagexform.batch.remote import (
     stores_for,
 )
 from imagexform.batch.report import FileResult, build_report, write_report
+from imagexform.batch.storage import is_url
 from imagexform.batch.video import (
     VideoSettings,
     describe_source,
@@ -42,13 +45,15 @@ from imagexform.batch.video import (
     video_suffix,
 )
 from imagexform.errors import UserError
-from imagexform.io.images import display_path, is_temp_name
+from imagexform.io.images import display_path, is_temp_name, read_file_bytes, write_bytes_atomic
 from imagexform.io.video import check_spec
 from imagexform.runtime.adjustments import Adjustments
 
 if TYPE_CHECKING:
     from imagexform.runtime import RuntimeModel
 
+# Runs the tasks, telling on_result of each file; the pipeline's statistics.
+Runner = Callable[..., Stats]
 STALE_TEMP_SECONDS = 15 * 60  # a temp file this old belongs to no live writer
 _OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's own decode limit, raised when --max-pixels is higher
 
@@ -90,6 +95,7 @@ class BatchOptions:
     progress: bool | None = None  # None: a bar when stderr is a terminal
     video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
     output_url: str | None = None  # OUTPUT as a store URL (batch/storage.py); output unused
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)  # batch/ray_engine.py
 
 
 @dataclass(frozen=True)
@@ -245,19 +251,37 @@ def execute_batch(
     if observer.on_result is not None:
         for result in work.skipped:
             observer.on_result(result)
+    video = dataclasses.replace(options.video, on_frame=observer.on_frame)
     results, stats, wall = _process(
-        work.tasks,
-        batch_plan.model,
-        settings,
-        options.progress,
-        observer,
-        dataclasses.replace(options.video, on_frame=observer.on_frame),
+        work.tasks, _engine(options, batch_plan, settings, video), options.progress, observer
     )
     results = work.skipped + results
     if options.report is not None:
         _write_report(options, batch_plan, results, stats, wall)
     provider = batch_plan.model.provider
     return _summarise(results, wall, provider, stats is None, len(work.tasks))
+
+
+def _engine(
+    options: BatchOptions, batch_plan: BatchPlan, settings: Settings, video: VideoSettings
+) -> Runner:
+    """How the tasks run: in this process, or on Ray actors that rebuild model and settings."""
+    if options.cluster.engine != "ray":
+        return functools.partial(run_tasks, model=batch_plan.model, settings=settings, video=video)
+    load = {
+        "device": options.device,
+        "threads": options.threads,
+        "value_range": options.value_range,
+        "scale": options.scale,
+        "size_multiple": options.size_multiple,
+        "precision": options.precision,
+    }
+    portable = dataclasses.replace(
+        settings, cancel=None, read=read_file_bytes, write=write_bytes_atomic
+    )
+    input_url = options.input_spec if is_url(options.input_spec) else None
+    spec = ActorSpec(options.model.resolve(), load, portable, input_url, options.output_url)
+    return functools.partial(run_on_ray, spec=spec, cluster=options.cluster)
 
 
 def _store_io(stores: Stores | None) -> dict[str, Callable[..., object]]:
@@ -329,11 +353,9 @@ def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeMode
 
 def _process(
     tasks: Sequence[Task],
-    model: RuntimeModel,
-    settings: Settings,
+    runner: Runner,
     show_progress: bool | None,
     observer: BatchObserver,
-    video: VideoSettings,
 ) -> tuple[list[FileResult], Stats | None, float]:
     """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
     results: list[FileResult] = []
@@ -349,7 +371,7 @@ def _process(
                     observer.on_result(result)
 
             if tasks:
-                stats = run_tasks(tasks, model, settings, video, collect)
+                stats = runner(tasks, on_result=collect)
     except KeyboardInterrupt:
         return results, None, time.perf_counter() - began
     return results, stats, time.perf_counter() - began
@@ -483,6 +505,7 @@ def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
     left_out = ("input_spec", "output", "output_url", "model", "report", "progress", "video")
+    left_out += ("cluster",)
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)
@@ -491,4 +514,5 @@ def _settings_for_report(
     settings["conditions"] = conditions
     settings["shard"] = list(shard)
     settings["video"] = report_settings(options.video)
+    settings["engine"] = options.cluster.engine
     return {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}

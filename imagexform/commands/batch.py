@@ -187,6 +187,32 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     type=click.IntRange(min=1),
     help="For models without imagexform metadata: input sides must be multiples of this.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process. ray: Ray actors, one model each (images only; cluster extra).",
+)
+@click.option(
+    "--address",
+    metavar="auto|ray://HOST:PORT",
+    help="With --engine ray: the cluster to join. Default: start a Ray on this machine.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="With --engine ray: actors, each loading the model once.",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With --engine ray: GPUs each actor reserves (fractions share a GPU).",
+)
 @video_options
 @click.pass_context
 def batch(
@@ -199,6 +225,10 @@ def batch(
     report_path: Path | None,
     value_range: str | None,
     video_args: dict[str, object],
+    engine: str,
+    address: str | None,
+    workers: int,
+    gpus_per_worker: float,
     **flags: object,
 ) -> None:
     """Transform every image and video in INPUT (a file, folder or glob) with a model into
@@ -210,6 +240,7 @@ def batch(
     end), 2 a usage error. Outputs appear only when complete, so an interrupted run is
     continued by running the same command again.
     """
+    from imagexform.batch.ray_engine import ClusterSettings
     from imagexform.batch.run import BatchOptions, run_batch
     from imagexform.batch.storage import is_url
     from imagexform.batch.video import video_settings
@@ -225,6 +256,7 @@ def batch(
         report=report_path,
         value_range=_value_range(value_range),
         video=video_settings(**video_args),
+        cluster=ClusterSettings(engine, address, workers, gpus_per_worker),
         **flags,
     )
     code = run_batch(options)

@@ -1,0 +1,132 @@
+"""``imagexform batch --engine ray`` against ``--engine local``: a real local Ray on 127.0.0.1
+(one instance shared by the module, started with two CPUs), tiny real models and images."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="the cluster extra (ray[data]) is not installed")
+pytest.importorskip("ray.data", reason="the cluster extra (ray[data]) is not installed")
+from batch_models import invert_model, slow_model  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from imagexform.cli import ImagexformGroup  # noqa: E402
+from imagexform.commands.batch import batch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUP = ImagexformGroup(commands={"batch": batch})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield
+    ray.shutdown()
+
+
+def invoke(*args: object) -> object:
+    return CliRunner().invoke(GROUP, ["batch", *map(str, args)], catch_exceptions=False)
+
+
+def photos(folder: Path, count: int, size: int = 32) -> None:
+    for i in range(count):
+        rng = np.random.default_rng(i)
+        image = rng.integers(0, 256, (size, size + 8, 3), dtype=np.uint8)
+        (folder / f"sub{i % 2}").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"sub{i % 2}" / f"p{i:03}.png"), image)
+
+
+def files(folder: Path) -> list[Path]:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def statuses(report: Path) -> dict[str, tuple[str, str | None]]:
+    files = json.loads(report.read_text())["files"]
+    return {f["relative"]: (f["status"], f["error"]) for f in files}
+
+
+def test_ray_writes_the_same_bytes_and_report_as_local(tmp_path):
+    model = invert_model(tmp_path / "invert.onnx")
+    photos(tmp_path / "in", 5)
+    (tmp_path / "in" / "sub0" / "broken.png").write_bytes(b"truncated")
+    (tmp_path / "in" / "clip.mp4").write_bytes(b"not even a video")
+    common = ("-r", "-m", model, "--format", "png")
+
+    local = invoke(tmp_path / "in", tmp_path / "local", *common, "--report", tmp_path / "l.json")
+    on_ray = invoke(
+        tmp_path / "in",
+        tmp_path / "ray",
+        *common,
+        "--engine",
+        "ray",
+        "--workers",
+        "2",
+        "--report",
+        tmp_path / "r.json",
+    )
+
+    assert local.exit_code == on_ray.exit_code == 1
+    names = files(tmp_path / "local")
+    assert names == files(tmp_path / "ray")
+    assert len(names) == 5
+    for name in names:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    local_statuses, ray_statuses = statuses(tmp_path / "l.json"), statuses(tmp_path / "r.json")
+    assert local_statuses.pop("clip.mp4")[0] == "failed"  # a video the local engine tried
+    assert ray_statuses.pop("clip.mp4") == (
+        "failed",
+        "videos are converted with --engine local only",
+    )
+    assert local_statuses == ray_statuses
+    assert json.loads((tmp_path / "r.json").read_text())["settings"]["engine"] == "ray"
+
+
+KILLED_RUN = """
+import sys
+from imagexform.commands.batch import batch
+batch(sys.argv[1:])
+"""
+
+
+def test_a_killed_ray_run_is_finished_by_a_rerun_without_redoing_outputs(tmp_path):
+    model = slow_model(tmp_path / "slow.onnx", width=32, layers=6)
+    total = 48
+    photos(tmp_path / "in", total, size=96)
+    out = tmp_path / "out"
+    args = ("-r", "-m", model, "--engine", "ray", "--workers", "2")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+    job = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path / "in"), str(out), *map(str, args)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while len(list(out.rglob("*.png"))) < 4 and job.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    done_before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    assert 4 <= len(done_before) < total, "the job finished before it could be killed"
+
+    rerun = invoke(tmp_path / "in", out, *args, "--report", tmp_path / "r.json")
+
+    assert rerun.exit_code == 0, rerun.output
+    counted = [status for status, _ in statuses(tmp_path / "r.json").values()]
+    assert counted.count("skipped") == len(done_before)
+    assert counted.count("ok") == total - len(done_before)
+    assert {p: p.stat().st_mtime_ns for p in done_before} == done_before
+    assert len(list(out.rglob("*.png"))) == total
+    assert not [p for p in out.rglob("*") if p.is_file() and p.suffix != ".png"]
