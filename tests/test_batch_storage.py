@@ -128,3 +128,18 @@ def test_a_missing_location_is_a_usage_error(s3, invert, tmp_path):
 
     assert result.exit_code == 2
     assert "no image files found" in result.output or "no such location" in result.output
+
+
+def test_shards_of_a_bucket_are_disjoint_and_cover_it(s3, invert, tmp_path):
+    for i in range(6):
+        s3.pipe_file(f"{BUCKET}/sharded/p{i}.png", png(i))
+
+    for k in (1, 2):
+        result = invoke(
+            f"s3://{BUCKET}/sharded", tmp_path / f"part{k}", "-m", invert, "--shard", f"{k}/2"
+        )
+        assert result.exit_code == 0, result.output
+
+    parts = [{p.name for p in (tmp_path / f"part{k}").glob("*.png")} for k in (1, 2)]
+    assert parts[0] and parts[1] and not parts[0] & parts[1]
+    assert parts[0] | parts[1] == {f"p{i}.png" for i in range(6)}
