@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -47,7 +48,10 @@ def photos(folder: Path, count: int, size: int = 32) -> None:
 
 
 def files(folder: Path) -> list[Path]:
-    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    """Every file below ``folder`` but hidden ones (completion records, a killed run's temp
+    files)."""
+    found = (p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    return sorted(p for p in found if not any(part.startswith(".") for part in p.parts))
 
 
 def statuses(report: Path) -> dict[str, tuple[str, str | None]]:
@@ -76,6 +80,7 @@ def test_ray_writes_the_same_bytes_and_report_as_local(tmp_path):
     )
 
     assert local.exit_code == on_ray.exit_code == 1
+    assert "[7/7]" in on_ray.output  # the driver's live count of what the workers finished
     names = files(tmp_path / "local")
     assert names == files(tmp_path / "ray")
     assert len(names) == 5
@@ -89,6 +94,26 @@ def test_ray_writes_the_same_bytes_and_report_as_local(tmp_path):
     )
     assert local_statuses == ray_statuses
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["engine"] == "ray"
+
+    model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
+    records = list((tmp_path / "ray" / ".imagexform-done" / model_sha256).glob("*.json"))
+    entries = [e for r in records for e in json.loads(r.read_text())["files"]]
+    assert sorted(e["relative"] for e in entries) == sorted(ray_statuses)
+    for entry in entries:
+        content = (tmp_path / "in" / entry["relative"]).read_bytes()
+        assert entry["input_sha256"] == hashlib.sha256(content).hexdigest()
+
+    again = invoke(
+        tmp_path / "in",
+        tmp_path / "ray",
+        *common,
+        "--engine",
+        "ray",
+        "--report",
+        tmp_path / "r.json",
+    )
+    reasons = {status for status in statuses(tmp_path / "r.json").values() if status[0] != "failed"}
+    assert reasons == {("skipped", "done (completion record)")}, again.output
 
 
 KILLED_RUN = """
@@ -129,4 +154,4 @@ def test_a_killed_ray_run_is_finished_by_a_rerun_without_redoing_outputs(tmp_pat
     assert counted.count("ok") == total - len(done_before)
     assert {p: p.stat().st_mtime_ns for p in done_before} == done_before
     assert len(list(out.rglob("*.png"))) == total
-    assert not [p for p in out.rglob("*") if p.is_file() and p.suffix != ".png"]
+    assert not [p for p in files(out) if p.suffix != ".png"]

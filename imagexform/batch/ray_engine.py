@@ -13,7 +13,9 @@ Ray is imported only here, inside functions: ``--engine local`` needs no Ray.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from imagexform.batch.discover import Source
+from imagexform.batch.manifest import block_record
 from imagexform.batch.pipeline import Settings, Stats, Task, run_pipeline
 from imagexform.batch.report import FileResult
 from imagexform.errors import UserError
@@ -50,6 +53,8 @@ class ActorSpec:
     settings: Settings  # without cancel, read and write: those are rebuilt in the actor
     input_url: str | None
     output_url: str | None
+    model_sha256: str
+    records: Path  # where each batch's completion record goes (batch/manifest.py)
 
 
 class Transformer:
@@ -67,6 +72,7 @@ class Transformer:
         if stores and stores.output:
             io["write"] = stores.output.write
         self.settings = dataclasses.replace(spec.settings, **io)
+        self.spec = spec
 
     def __call__(self, rows: dict[str, Any]) -> dict[str, list[str]]:
         tasks = [
@@ -74,7 +80,19 @@ class Transformer:
             for s, r, t in zip(rows["source"], rows["relative"], rows["target"], strict=True)
         ]
         results: list[FileResult] = []
-        run_pipeline(tasks, self.model, self.settings, results.append)
+        hashes: dict[str, str] = {}
+
+        def read(path: Path) -> bytes:
+            data = self.settings.read(path)
+            hashes[str(path)] = hashlib.sha256(data).hexdigest()
+            return data
+
+        settings = dataclasses.replace(self.settings, read=read)
+        run_pipeline(tasks, self.model, settings, results.append)
+        name, record = block_record(self.spec.model_sha256, results, hashes)
+        # Without its record, a block is only checked by name on a rerun.
+        with contextlib.suppress(UserError):
+            self.settings.write(self.spec.records / name, record)
         return {"result": [json.dumps(_encode(r)) for r in results]}
 
 
@@ -102,10 +120,7 @@ def _stream(
     tasks: Sequence[Task], spec: ActorSpec, cluster: ClusterSettings
 ) -> Iterator[FileResult]:
     ray = _connect(cluster)
-    rows = [
-        {"source": str(t.source.path), "relative": str(t.source.relative), "target": str(t.target)}
-        for t in tasks
-    ]
+    rows = task_rows(tasks)
     # Enough blocks that every actor has work, and a kill costs at most the unfinished ones.
     blocks = max(-(-len(rows) // cluster.batch_size), min(len(rows), cluster.workers))
     dataset = ray.data.from_items(rows, override_num_blocks=blocks)
@@ -120,6 +135,14 @@ def _stream(
     )
     for row in transformed.iter_rows():
         yield _decode(json.loads(row["result"]))
+
+
+def task_rows(tasks: Sequence[Task]) -> list[dict[str, str]]:
+    """What Ray Data is given per file: three short strings, never the file's bytes."""
+    return [
+        {"source": str(t.source.path), "relative": str(t.source.relative), "target": str(t.target)}
+        for t in tasks
+    ]
 
 
 def _connect(cluster: ClusterSettings) -> Any:

@@ -24,6 +24,13 @@ import numpy as np
 
 from imagexform.batch.conditions import build_conditions
 from imagexform.batch.discover import Discovery, Source, discover, input_root, is_glob
+from imagexform.batch.manifest import (
+    RECORDED,
+    completed,
+    file_sha256,
+    record_names,
+    records_folder,
+)
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
@@ -248,6 +255,8 @@ def execute_batch(
         cancel=observer.cancel,
         **_store_io(batch_plan.stores),
     )
+    if options.cluster.engine == "ray" and work.skipped:
+        work = _recorded(options, batch_plan, work)
     if observer.on_result is not None:
         for result in work.skipped:
             observer.on_result(result)
@@ -280,8 +289,37 @@ def _engine(
         settings, cancel=None, read=read_file_bytes, write=write_bytes_atomic
     )
     input_url = options.input_spec if is_url(options.input_spec) else None
-    spec = ActorSpec(options.model.resolve(), load, portable, input_url, options.output_url)
+    model_sha256, records = _records(options, batch_plan)
+    spec = ActorSpec(
+        options.model.resolve(),
+        load,
+        portable,
+        input_url,
+        options.output_url,
+        model_sha256,
+        records,
+    )
     return functools.partial(run_on_ray, spec=spec, cluster=options.cluster)
+
+
+def _records(options: BatchOptions, batch_plan: BatchPlan) -> tuple[str, Path]:
+    """The model's digest and the folder of its completion records under the output."""
+    stores = batch_plan.stores
+    root = Path(stores.output.root) if stores and stores.output else options.output
+    model_sha256 = file_sha256(options.model)
+    return model_sha256, records_folder(root, model_sha256)
+
+
+def _recorded(options: BatchOptions, batch_plan: BatchPlan, work: PreparedWork) -> PreparedWork:
+    """Files skipped by name that a completion record of this model lists as done say so."""
+    model_sha256, folder = _records(options, batch_plan)
+    location = batch_plan.stores.output if batch_plan.stores else None
+    read = location.read if location is not None else read_file_bytes
+    done = completed(record_names(folder, location), read, model_sha256)
+    skipped = [
+        dataclasses.replace(r, error=RECORDED) if r.relative in done else r for r in work.skipped
+    ]
+    return PreparedWork(work.tasks, skipped)
 
 
 def _store_io(stores: Stores | None) -> dict[str, Callable[..., object]]:
