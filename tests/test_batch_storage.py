@@ -4,7 +4,6 @@ the real s3fs client, the real CLI and a tiny real model."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import cv2
@@ -12,44 +11,22 @@ import numpy as np
 import pytest
 
 pytest.importorskip("s3fs", reason="the cloud extra (s3fs) is not installed")
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-from batch_models import invert_model  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+pytest.importorskip("moto.server", reason="moto[server] is not installed")
+from batch_models import invert_model
+from click.testing import CliRunner
+from s3_server import local_s3
 
-from imagexform.cli import ImagexformGroup  # noqa: E402
-from imagexform.commands.batch import batch  # noqa: E402
+from imagexform.cli import ImagexformGroup
+from imagexform.commands.batch import batch
 
 GROUP = ImagexformGroup(commands={"batch": batch})
 BUCKET = "photos"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A bucket on a local S3 server; s3fs finds it through the usual AWS environment."""
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }.items():
-        patch.setenv(name, value)
-    import s3fs
-
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    yield fs
-    patch.undo()
-    server.stop()
+def s3():
+    with local_s3(BUCKET) as fs:
+        yield fs
 
 
 @pytest.fixture(scope="module")
