@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -159,7 +160,8 @@ def _connect(cluster: ClusterSettings) -> Any:
             ray.init(num_cpus=cluster.workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=cluster.address, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts files
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset chatter on stderr
     return ray
 
 

@@ -341,7 +341,7 @@ def _write_report(
 ) -> None:
     assert options.report is not None
     timing = {"load_seconds": batch_plan.load_seconds, "wall_seconds": wall}
-    if stats is not None:
+    if stats is not None and options.cluster.engine == "local":  # Ray's are per actor
         timing |= {
             "decode_seconds": stats.decode_seconds,
             "model_seconds": stats.model_seconds,
