@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("s3fs", reason="the cloud extra (s3fs) is not installed")
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
-from batch_models import invert_model
+from batch_models import invert_model, slow_model
 from click.testing import CliRunner
 from s3_server import local_s3
 
@@ -120,3 +120,18 @@ def test_shards_of_a_bucket_are_disjoint_and_cover_it(s3, invert, tmp_path):
     parts = [{p.name for p in (tmp_path / f"part{k}").glob("*.png")} for k in (1, 2)]
     assert parts[0] and parts[1] and not parts[0] & parts[1]
     assert parts[0] | parts[1] == {f"p{i}.png" for i in range(6)}
+
+
+def test_fast_precision_calibrates_on_photos_in_the_bucket(s3, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEXFORM_CACHE_DIR", str(tmp_path / "cache"))
+    model = slow_model(tmp_path / "slow.onnx")
+    for i in range(2):
+        s3.pipe_file(f"{BUCKET}/calibrate/p{i}.png", png(i))
+
+    result = invoke(
+        f"s3://{BUCKET}/calibrate", tmp_path / "out", "-m", model, "--precision", "fast"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.png", "p1.png"]
+    assert list((tmp_path / "cache").rglob("*.json"))  # calibrated from the bucket's photos

@@ -169,7 +169,8 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
         raise UserError(f"{options.input_spec}: no image files found{hint}")
     output = Path(stores.output.root) if stores and stores.output else options.output
     loading = time.perf_counter()
-    model = _load_model(options, found.sources)
+    read = stores.input.read if stores and stores.input else read_file_bytes
+    model = _load_model(options, found.sources, read)
     load_seconds = time.perf_counter() - loading
     model.require_images()
     info = model.info
@@ -369,14 +370,16 @@ def _write_report(
     write_report(options.report, report)
 
 
-def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeModel:
+def _load_model(
+    options: BatchOptions, sources: Sequence[Source], read: Callable[[Path], bytes]
+) -> RuntimeModel:
     if not options.model.is_file():
         raise UserError(f"{display_path(options.model)}: model file not found")
     from imagexform.runtime import load_model
 
     calibration = None
     if options.precision != "fp32":
-        calibration = _samples(sources, options.max_pixels)
+        calibration = _samples(sources, options.max_pixels, read)
     return load_model(
         options.model,
         device=options.device,
@@ -415,18 +418,25 @@ def _process(
     return results, stats, time.perf_counter() - began
 
 
-def _samples(sources: Sequence[Source], max_pixels: int) -> list[np.ndarray]:
-    """The first few readable inputs, for the runtime to calibrate and check a reduced
-    precision model on the user's own kind of pictures."""
-    from imagexform.io.images import ImageReadError, read_image
-    from imagexform.io.probe import check_pixels, probe_file
+def _samples(
+    sources: Sequence[Source], max_pixels: int, read: Callable[[Path], bytes]
+) -> list[np.ndarray]:
+    """The first few readable images, for the runtime to calibrate and check a reduced
+    precision model on the user's own kind of pictures; read and decoded as the pipeline
+    will read them (from disk or a store)."""
+    from imagexform.io.images import ImageReadError, decode_image
+    from imagexform.io.probe import check_pixels, probe_bytes
+    from imagexform.io.video import is_video_name
     from imagexform.runtime.quantize import MAX_SAMPLES
 
     samples = []
     for source in sources:
+        if is_video_name(source.path):
+            continue
         try:
-            check_pixels(probe_file(source.path), max_pixels, source.path)
-            samples.append(read_image(source.path))
+            data = read(source.path)
+            check_pixels(probe_bytes(data), max_pixels, source.path)
+            samples.append(decode_image(data, source.path))
         except ImageReadError:
             continue
         if len(samples) == MAX_SAMPLES:
