@@ -183,8 +183,10 @@ def test_a_killed_ray_run_is_finished_by_a_rerun_without_redoing_outputs(tmp_pat
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 180  # Ray's start-up on a busy machine, never forever
     try:
         while len(list(out.rglob("*.png"))) < 4 and job.poll() is None:
+            assert time.monotonic() < deadline, "the killed job never wrote an output"
             time.sleep(0.05)
     finally:
         os.killpg(job.pid, signal.SIGKILL)

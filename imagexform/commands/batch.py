@@ -240,6 +240,8 @@ def batch(
     end), 2 a usage error. Outputs appear only when complete, so an interrupted run is
     continued by running the same command again.
     """
+    if engine == "local" and (address is not None or gpus_per_worker):
+        raise UserError("--address and --gpus-per-worker need --engine ray")
     from imagexform.batch.ray_engine import ClusterSettings
     from imagexform.batch.run import BatchOptions, run_batch
     from imagexform.batch.storage import is_url

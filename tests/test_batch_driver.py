@@ -1,4 +1,4 @@
-"""The driver's live count: the bar counts done files and says how many failed."""
+"""The driver of a batch run: its live count of done and failed files, its cluster flags."""
 
 from __future__ import annotations
 
@@ -19,3 +19,17 @@ def test_the_bar_counts_failures_as_they_arrive(capsys):
     shown = capsys.readouterr().err
     assert "failed b.png: not a decodable image" in shown
     assert "batch (1 failed)" in shown and "2/3" in shown
+
+
+def test_cluster_flags_without_the_ray_engine_are_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from imagexform.cli import ImagexformGroup
+    from imagexform.commands.batch import batch
+
+    group = ImagexformGroup(commands={"batch": batch})
+    args = ["batch", str(tmp_path), str(tmp_path / "out"), "-m", "m.onnx", "--address", "auto"]
+    result = CliRunner().invoke(group, args)
+
+    assert result.exit_code == 2
+    assert "--address and --gpus-per-worker need --engine ray" in result.output
