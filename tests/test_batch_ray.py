@@ -203,3 +203,30 @@ def test_a_killed_ray_run_is_finished_by_a_rerun_without_redoing_outputs(tmp_pat
     assert {p: p.stat().st_mtime_ns for p in done_before} == done_before
     assert len(list(out.rglob("*.png"))) == total
     assert not [p for p in files(out) if p.suffix != ".png"]
+
+
+def test_an_actor_on_a_node_without_the_model_file_gets_it_from_the_object_store(tmp_path):
+    from imagexform.batch.pipeline import Settings
+    from imagexform.batch.ray_engine import ActorSpec, Transformer
+
+    model = invert_model(tmp_path / "invert.onnx")
+    content = model.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    elsewhere = tmp_path / "driver-only" / "invert.onnx"  # a path this "node" cannot see
+    spec = ActorSpec(
+        elsewhere, {}, Settings(), None, None, digest, tmp_path / "records", ray.put(content)
+    )
+    photos(tmp_path / "in", 1)
+    source = tmp_path / "in" / "sub0" / "p000.png"
+
+    actor = Transformer(spec)
+    rows = {
+        "source": [str(source)],
+        "relative": ["sub0/p000.png"],
+        "target": [str(tmp_path / "o.png")],
+    }
+    result = json.loads(actor({k: np.array(v) for k, v in rows.items()})["result"][0])
+
+    assert result["status"] == "ok"
+    original = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_UNCHANGED), 255 - original)

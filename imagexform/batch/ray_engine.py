@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,6 +29,7 @@ from imagexform.batch.manifest import block_record
 from imagexform.batch.pipeline import Settings, Stats, Task, run_pipeline
 from imagexform.batch.report import FileResult
 from imagexform.errors import UserError
+from imagexform.io.images import write_bytes_atomic
 from imagexform.io.video import is_video_name
 
 VIDEO_REFUSAL = "videos are converted with --engine local only"
@@ -56,6 +58,7 @@ class ActorSpec:
     output_url: str | None
     model_sha256: str
     records: Path  # where each batch's completion record goes (batch/manifest.py)
+    model_bytes: Any = None  # the model file in Ray's object store, for nodes without it
 
 
 class Transformer:
@@ -65,7 +68,7 @@ class Transformer:
         from imagexform.batch.remote import stores_for
         from imagexform.runtime import load_model
 
-        self.model = load_model(spec.model, **spec.load)
+        self.model = load_model(_model_on_this_node(spec), **spec.load)
         io: dict[str, Any] = {}
         stores = stores_for(spec.input_url or "", spec.output_url)
         if stores and stores.input:
@@ -117,10 +120,25 @@ def run_on_ray(
     return stats
 
 
+def _model_on_this_node(spec: ActorSpec) -> Path:
+    """The model's path here: the driver's where this node sees the same file (a shared
+    folder, or the driver's own machine), else a copy from the object store, kept under its
+    digest so that the actors of a node share one copy."""
+    if spec.model.is_file() or spec.model_bytes is None:
+        return spec.model
+    import ray
+
+    copy = Path(tempfile.gettempdir()) / "imagexform-models" / spec.model_sha256 / spec.model.name
+    if not copy.is_file():
+        write_bytes_atomic(copy, ray.get(spec.model_bytes))
+    return copy
+
+
 def _stream(
     tasks: Sequence[Task], spec: ActorSpec, cluster: ClusterSettings
 ) -> Iterator[FileResult]:
     ray = _connect(cluster)
+    spec = dataclasses.replace(spec, model_bytes=ray.put(spec.model.read_bytes()))
     rows = task_rows(tasks)
     # Enough blocks that every actor has work, and a kill costs at most the unfinished ones.
     blocks = max(-(-len(rows) // cluster.batch_size), min(len(rows), cluster.workers))
