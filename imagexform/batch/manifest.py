@@ -11,6 +11,7 @@ The content hashes say exactly which input bytes each output came from.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from imagexform.batch.report import FileResult
 from imagexform.batch.storage import Location
 from imagexform.errors import UserError
+from imagexform.io.images import read_file_bytes
 
 RECORDS = ".imagexform-done"
 RECORDED = "done (completion record)"
@@ -72,6 +74,16 @@ def record_names(folder: Path, location: Location | None) -> list[Path]:
     except FileNotFoundError:
         return []
     return sorted(Path(name) for name in listed if name.endswith(".json"))
+
+
+def mark_recorded(
+    skipped: Sequence[FileResult], folder: Path, location: Location | None, model_sha256: str
+) -> list[FileResult]:
+    """``skipped`` (by name), the files a completion record of this model lists as done
+    saying so, on disk or in ``location``'s store."""
+    read = location.read if location is not None else read_file_bytes
+    done = completed(record_names(folder, location), read, model_sha256)
+    return [dataclasses.replace(r, error=RECORDED) if r.relative in done else r for r in skipped]
 
 
 def completed(

@@ -65,16 +65,11 @@ class Transformer:
     """One Ray actor: the model loaded once, then every batch of rows through the pipeline."""
 
     def __init__(self, spec: ActorSpec) -> None:
-        from imagexform.batch.remote import stores_for
+        from imagexform.batch.remote import store_io, stores_for
         from imagexform.runtime import load_model
 
         self.model = load_model(_model_on_this_node(spec), **spec.load)
-        io: dict[str, Any] = {}
-        stores = stores_for(spec.input_url or "", spec.output_url)
-        if stores and stores.input:
-            io["read"] = stores.input.read
-        if stores and stores.output:
-            io["write"] = stores.output.write
+        io = store_io(stores_for(spec.input_url or "", spec.output_url))
         self.settings = dataclasses.replace(spec.settings, **io)
         self.spec = spec
 

@@ -8,7 +8,7 @@ videos in a store are left out with a message saying so (copy them locally to co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,17 @@ def discover_objects(
         )
     sources.sort(key=lambda s: str(s.relative))
     return Discovery(Path(location.root), sources)
+
+
+def store_io(stores: Stores | None) -> dict[str, Callable[..., object]]:
+    """The pipeline's reader and writer (:class:`Settings` fields) for the sides of a run
+    that are in a store."""
+    io: dict[str, Callable[..., object]] = {}
+    if stores and stores.input:
+        io["read"] = stores.input.read
+    if stores and stores.output:
+        io["write"] = stores.output.write
+    return io
 
 
 def skip_existing_objects(

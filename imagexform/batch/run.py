@@ -24,13 +24,7 @@ import numpy as np
 
 from imagexform.batch.conditions import build_conditions
 from imagexform.batch.discover import Discovery, Source, discover, input_root, is_glob
-from imagexform.batch.manifest import (
-    RECORDED,
-    completed,
-    file_sha256,
-    record_names,
-    records_folder,
-)
+from imagexform.batch.manifest import file_sha256, mark_recorded, records_folder
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
@@ -40,6 +34,7 @@ from imagexform.batch.remote import (
     check_store_output,
     discover_objects,
     skip_existing_objects,
+    store_io,
     stores_for,
 )
 from imagexform.batch.report import FileResult, build_report, write_report
@@ -254,10 +249,13 @@ def execute_batch(
         tile_size=options.tile,
         overlap=options.overlap,
         cancel=observer.cancel,
-        **_store_io(batch_plan.stores),
+        **store_io(batch_plan.stores),
     )
     if options.cluster.engine == "ray" and work.skipped:
-        work = _recorded(options, batch_plan, work)
+        model_sha256, folder = _records(options, batch_plan)
+        location = batch_plan.stores.output if batch_plan.stores else None
+        skipped = mark_recorded(work.skipped, folder, location, model_sha256)
+        work = PreparedWork(work.tasks, skipped)
     if observer.on_result is not None:
         for result in work.skipped:
             observer.on_result(result)
@@ -309,28 +307,6 @@ def _records(options: BatchOptions, batch_plan: BatchPlan) -> tuple[str, Path]:
     root = Path(stores.output.root) if stores and stores.output else options.output
     model_sha256 = file_sha256(options.model)
     return model_sha256, records_folder(root, model_sha256)
-
-
-def _recorded(options: BatchOptions, batch_plan: BatchPlan, work: PreparedWork) -> PreparedWork:
-    """Files skipped by name that a completion record of this model lists as done say so."""
-    model_sha256, folder = _records(options, batch_plan)
-    location = batch_plan.stores.output if batch_plan.stores else None
-    read = location.read if location is not None else read_file_bytes
-    done = completed(record_names(folder, location), read, model_sha256)
-    skipped = [
-        dataclasses.replace(r, error=RECORDED) if r.relative in done else r for r in work.skipped
-    ]
-    return PreparedWork(work.tasks, skipped)
-
-
-def _store_io(stores: Stores | None) -> dict[str, Callable[..., object]]:
-    """The pipeline's reader and writer for the sides of the run that are in a store."""
-    io: dict[str, Callable[..., object]] = {}
-    if stores and stores.input:
-        io["read"] = stores.input.read
-    if stores and stores.output:
-        io["write"] = stores.output.write
-    return io
 
 
 def _write_report(
