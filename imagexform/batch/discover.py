@@ -87,7 +87,7 @@ def discover(
     sources = []
     for file in found:
         relative = PurePosixPath(file.relative_to(root).as_posix())
-        if not _wanted(str(relative), include, exclude):
+        if not wanted(str(relative), include, exclude):
             continue
         if skip is not None and file.resolve().is_relative_to(skip):
             continue
@@ -109,7 +109,7 @@ def _glob(spec: str, root: Path) -> list[Path]:
     return found
 
 
-def _wanted(relative: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+def wanted(relative: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
     name = relative.lower()
     if include and not any(fnmatch.fnmatchcase(name, p.lower()) for p in include):
         return False

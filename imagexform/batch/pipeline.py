@@ -62,6 +62,9 @@ class Settings:
     tile_size: int | None = None
     overlap: int | None = None
     cancel: threading.Event | None = None  # set from outside to stop as Ctrl-C does
+    # Where bytes come from and go to: local files, or a store's objects (batch/storage.py).
+    read: Callable[[Path], bytes] = read_file_bytes
+    write: Callable[[Path, bytes], None] = write_bytes_atomic
 
 
 class Cancelled(KeyboardInterrupt):
@@ -211,7 +214,7 @@ class _Pipeline:
             bytes_in = None
             try:
                 path = task.source.path
-                data = read_file_bytes(path)
+                data = settings.read(path)
                 bytes_in = len(data)
                 check_pixels(probe_bytes(data), settings.max_pixels, path)
                 image = decode_image(data, path)
@@ -294,7 +297,7 @@ class _Pipeline:
             image = conform(item.output, task.target.suffix)
             known["output_size"] = _size(image)
             data = encode_output(task.target, image, decoded.metadata, self.settings.quality)
-            write_bytes_atomic(task.target, data)
+            self.settings.write(task.target, data)
         except Exception as exc:
             seconds = decoded.seconds + item.seconds + time.perf_counter() - began
             self._fail(task, exc, seconds=seconds, **known)

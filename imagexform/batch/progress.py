@@ -83,11 +83,16 @@ def _bar(total: int) -> Iterator[Callable[[FileResult], None]]:
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("batch", total=total)
 
+        failed = 0
+
         def update(result: FileResult) -> None:
+            nonlocal failed
             if result.status == "failed":
+                failed += 1
                 bar.console.print(
                     f"failed {result.relative}: {result.error}", markup=False, highlight=False
                 )
+                bar.update(task, description=f"batch ({failed} failed)")
             bar.advance(task)
 
         yield update

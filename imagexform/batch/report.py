@@ -86,7 +86,7 @@ def build_report(
     results: Iterable[FileResult],
     *,
     input_spec: str,
-    output: Path,
+    output: Path | str,
     model: Mapping[str, Any],
     settings: Mapping[str, Any],
     timing: Mapping[str, float],

@@ -9,6 +9,7 @@ never leaves half an output folder behind.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import secrets
 import threading
@@ -22,11 +23,22 @@ import click
 import numpy as np
 
 from imagexform.batch.conditions import build_conditions
-from imagexform.batch.discover import Source, discover, input_root, is_glob
+from imagexform.batch.discover import Discovery, Source, discover, input_root, is_glob
+from imagexform.batch.manifest import file_sha256, mark_recorded, records_folder
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
+from imagexform.batch.ray_engine import ActorSpec, ClusterSettings, run_on_ray
+from imagexform.batch.remote import (
+    Stores,
+    check_store_output,
+    discover_objects,
+    skip_existing_objects,
+    store_io,
+    stores_for,
+)
 from imagexform.batch.report import FileResult, build_report, write_report
+from imagexform.batch.storage import is_url
 from imagexform.batch.video import (
     VideoSettings,
     describe_source,
@@ -35,13 +47,15 @@ from imagexform.batch.video import (
     video_suffix,
 )
 from imagexform.errors import UserError
-from imagexform.io.images import display_path, is_temp_name
+from imagexform.io.images import display_path, is_temp_name, read_file_bytes, write_bytes_atomic
 from imagexform.io.video import check_spec
 from imagexform.runtime.adjustments import Adjustments
 
 if TYPE_CHECKING:
     from imagexform.runtime import RuntimeModel
 
+# Runs the tasks, telling on_result of each file; the pipeline's statistics.
+Runner = Callable[..., Stats]
 STALE_TEMP_SECONDS = 15 * 60  # a temp file this old belongs to no live writer
 _OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's own decode limit, raised when --max-pixels is higher
 
@@ -82,6 +96,8 @@ class BatchOptions:
     precision: str = "fp32"
     progress: bool | None = None  # None: a bar when stderr is a terminal
     video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
+    output_url: str | None = None  # OUTPUT as a store URL (batch/storage.py); output unused
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)  # batch/ray_engine.py
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class BatchPlan:
     planned: list[Planned]
     discovered: int
     shard: tuple[int, int]
+    stores: Stores | None = None  # INPUT or OUTPUT in an object store (batch/remote.py)
 
 
 @dataclass
@@ -134,25 +151,21 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
     check_template(options.name)
     check_spec(options.video.encode)
     shard = parse_shard(options.shard) if options.shard else (1, 1)
-    skip_tree = _check_output_placement(options)
     if options.max_pixels == 0 or options.max_pixels > _OPENCV_PIXEL_LIMIT:
         # OpenCV has its own limit, read once at its first decode.
         limit = options.max_pixels or 1 << 62
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limit))
-    found = discover(
-        options.input_spec,
-        recursive=options.recursive,
-        include=options.include,
-        exclude=options.exclude,
-        skip_tree=skip_tree,
-    )
+    stores = stores_for(options.input_spec, options.output_url)
+    found = _discover(options, stores)
     if not found.sources:
         hint = ""
         if Path(options.input_spec).is_dir() and not options.recursive:
             hint = " (add --recursive to look in sub-folders)"
         raise UserError(f"{options.input_spec}: no image files found{hint}")
+    output = Path(stores.output.root) if stores and stores.output else options.output
     loading = time.perf_counter()
-    model = _load_model(options, found.sources)
+    read = stores.input.read if stores and stores.input else read_file_bytes
+    model = _load_model(options, found.sources, read)
     load_seconds = time.perf_counter() - loading
     model.require_images()
     info = model.info
@@ -160,7 +173,7 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
     model.check_conditions(conditions)
     planned = plan(
         found.sources,
-        options.output,
+        output,
         template=options.name,
         output_format=options.output_format,
         fields={
@@ -173,13 +186,33 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
         shard=shard,
         video_suffix=video_suffix(options.video.encode),
     )
-    return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard)
+    if stores and stores.output:
+        planned = skip_existing_objects(planned, stores.output, options.overwrite)
+    return BatchPlan(model, load_seconds, conditions, planned, len(found.sources), shard, stores)
+
+
+def _discover(options: BatchOptions, stores: Stores | None) -> Discovery:
+    """INPUT's sources, listed from its store or found on disk."""
+    if stores and stores.input:
+        return discover_objects(stores.input, options.recursive, options.include, options.exclude)
+    skip_tree = None if stores and stores.output else _check_output_placement(options)
+    return discover(
+        options.input_spec,
+        recursive=options.recursive,
+        include=options.include,
+        exclude=options.exclude,
+        skip_tree=skip_tree,
+    )
 
 
 def prepare_batch(options: BatchOptions, batch_plan: BatchPlan) -> PreparedWork:
     """Make sure the outputs (and the report) can be written, clear stale temp files, and
     split the plan into work and files skipped because their output exists."""
-    _prepare_output(options.output, batch_plan.planned)
+    stores = batch_plan.stores
+    if stores and stores.output:
+        check_store_output(stores.output)
+    else:
+        _prepare_output(options.output, batch_plan.planned)
     if options.report is not None:
         _check_writable(options.report.parent, "the report's folder")
     skipped = [
@@ -216,23 +249,64 @@ def execute_batch(
         tile_size=options.tile,
         overlap=options.overlap,
         cancel=observer.cancel,
+        **store_io(batch_plan.stores),
     )
+    if options.cluster.engine == "ray" and work.skipped:
+        model_sha256, folder = _records(options, batch_plan)
+        location = batch_plan.stores.output if batch_plan.stores else None
+        skipped = mark_recorded(work.skipped, folder, location, model_sha256)
+        work = PreparedWork(work.tasks, skipped)
     if observer.on_result is not None:
         for result in work.skipped:
             observer.on_result(result)
+    video = dataclasses.replace(options.video, on_frame=observer.on_frame)
     results, stats, wall = _process(
-        work.tasks,
-        batch_plan.model,
-        settings,
-        options.progress,
-        observer,
-        dataclasses.replace(options.video, on_frame=observer.on_frame),
+        work.tasks, _engine(options, batch_plan, settings, video), options.progress, observer
     )
     results = work.skipped + results
     if options.report is not None:
         _write_report(options, batch_plan, results, stats, wall)
     provider = batch_plan.model.provider
     return _summarise(results, wall, provider, stats is None, len(work.tasks))
+
+
+def _engine(
+    options: BatchOptions, batch_plan: BatchPlan, settings: Settings, video: VideoSettings
+) -> Runner:
+    """How the tasks run: in this process, or on Ray actors that rebuild model and settings."""
+    if options.cluster.engine != "ray":
+        return functools.partial(run_tasks, model=batch_plan.model, settings=settings, video=video)
+    load = {
+        "device": options.device,
+        "threads": options.threads,
+        "value_range": options.value_range,
+        "scale": options.scale,
+        "size_multiple": options.size_multiple,
+        "precision": options.precision,
+    }
+    portable = dataclasses.replace(
+        settings, cancel=None, read=read_file_bytes, write=write_bytes_atomic
+    )
+    input_url = options.input_spec if is_url(options.input_spec) else None
+    model_sha256, records = _records(options, batch_plan)
+    spec = ActorSpec(
+        options.model.resolve(),
+        load,
+        portable,
+        input_url,
+        options.output_url,
+        model_sha256,
+        records,
+    )
+    return functools.partial(run_on_ray, spec=spec, cluster=options.cluster)
+
+
+def _records(options: BatchOptions, batch_plan: BatchPlan) -> tuple[str, Path]:
+    """The model's digest and the folder of its completion records under the output."""
+    stores = batch_plan.stores
+    root = Path(stores.output.root) if stores and stores.output else options.output
+    model_sha256 = file_sha256(options.model)
+    return model_sha256, records_folder(root, model_sha256)
 
 
 def _write_report(
@@ -244,7 +318,7 @@ def _write_report(
 ) -> None:
     assert options.report is not None
     timing = {"load_seconds": batch_plan.load_seconds, "wall_seconds": wall}
-    if stats is not None:
+    if stats is not None and options.cluster.engine == "local":  # Ray's are per actor
         timing |= {
             "decode_seconds": stats.decode_seconds,
             "model_seconds": stats.model_seconds,
@@ -256,7 +330,7 @@ def _write_report(
     report = build_report(
         results,
         input_spec=display_path(options.input_spec),
-        output=options.output,
+        output=options.output_url or options.output,
         model={
             "path": display_path(options.model),
             "family": info.family,
@@ -272,14 +346,16 @@ def _write_report(
     write_report(options.report, report)
 
 
-def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeModel:
+def _load_model(
+    options: BatchOptions, sources: Sequence[Source], read: Callable[[Path], bytes]
+) -> RuntimeModel:
     if not options.model.is_file():
         raise UserError(f"{display_path(options.model)}: model file not found")
     from imagexform.runtime import load_model
 
     calibration = None
     if options.precision != "fp32":
-        calibration = _samples(sources, options.max_pixels)
+        calibration = _samples(sources, options.max_pixels, read)
     return load_model(
         options.model,
         device=options.device,
@@ -294,11 +370,9 @@ def _load_model(options: BatchOptions, sources: Sequence[Source]) -> RuntimeMode
 
 def _process(
     tasks: Sequence[Task],
-    model: RuntimeModel,
-    settings: Settings,
+    runner: Runner,
     show_progress: bool | None,
     observer: BatchObserver,
-    video: VideoSettings,
 ) -> tuple[list[FileResult], Stats | None, float]:
     """Results so far, the pipeline's statistics (None when interrupted) and the wall time."""
     results: list[FileResult] = []
@@ -314,24 +388,31 @@ def _process(
                     observer.on_result(result)
 
             if tasks:
-                stats = run_tasks(tasks, model, settings, video, collect)
+                stats = runner(tasks, on_result=collect)
     except KeyboardInterrupt:
         return results, None, time.perf_counter() - began
     return results, stats, time.perf_counter() - began
 
 
-def _samples(sources: Sequence[Source], max_pixels: int) -> list[np.ndarray]:
-    """The first few readable inputs, for the runtime to calibrate and check a reduced
-    precision model on the user's own kind of pictures."""
-    from imagexform.io.images import ImageReadError, read_image
-    from imagexform.io.probe import check_pixels, probe_file
+def _samples(
+    sources: Sequence[Source], max_pixels: int, read: Callable[[Path], bytes]
+) -> list[np.ndarray]:
+    """The first few readable images, for the runtime to calibrate and check a reduced
+    precision model on the user's own kind of pictures; read and decoded as the pipeline
+    will read them (from disk or a store)."""
+    from imagexform.io.images import ImageReadError, decode_image
+    from imagexform.io.probe import check_pixels, probe_bytes
+    from imagexform.io.video import is_video_name
     from imagexform.runtime.quantize import MAX_SAMPLES
 
     samples = []
     for source in sources:
+        if is_video_name(source.path):
+            continue
         try:
-            check_pixels(probe_file(source.path), max_pixels, source.path)
-            samples.append(read_image(source.path))
+            data = read(source.path)
+            check_pixels(probe_bytes(data), max_pixels, source.path)
+            samples.append(decode_image(data, source.path))
         except ImageReadError:
             continue
         if len(samples) == MAX_SAMPLES:
@@ -447,7 +528,8 @@ def _summarise(
 def _settings_for_report(
     options: BatchOptions, conditions: dict[str, list[float]], shard: tuple[int, int]
 ) -> dict[str, object]:
-    left_out = ("input_spec", "output", "model", "report", "progress", "video")
+    left_out = ("input_spec", "output", "output_url", "model", "report", "progress", "video")
+    left_out += ("cluster",)
     settings = {
         field.name: getattr(options, field.name)
         for field in fields(options)
@@ -456,4 +538,5 @@ def _settings_for_report(
     settings["conditions"] = conditions
     settings["shard"] = list(shard)
     settings["video"] = report_settings(options.video)
+    settings["engine"] = options.cluster.engine
     return {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}

@@ -31,7 +31,7 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input_spec", metavar="INPUT")
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("output")
 @click.option(
     "-m",
     "--model",
@@ -187,10 +187,37 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     type=click.IntRange(min=1),
     help="For models without imagexform metadata: input sides must be multiples of this.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process. ray: Ray actors, one model each (images only; cluster extra).",
+)
+@click.option(
+    "--address",
+    metavar="auto|ray://HOST:PORT",
+    help="With --engine ray: the cluster to join. Default: start a Ray on this machine.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="With --engine ray: actors, each loading the model once.",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With --engine ray: GPUs each actor reserves (fractions share a GPU).",
+)
 @video_options
 @click.pass_context
 def batch(
     ctx: click.Context,
+    output: str,
     model_path: Path,
     yes: bool,
     skip_existing: bool,
@@ -198,28 +225,40 @@ def batch(
     report_path: Path | None,
     value_range: str | None,
     video_args: dict[str, object],
+    engine: str,
+    address: str | None,
+    workers: int,
+    gpus_per_worker: float,
     **flags: object,
 ) -> None:
     """Transform every image and video in INPUT (a file, folder or glob) with a model into
-    OUTPUT.
+    OUTPUT. INPUT and OUTPUT may also be URLs (s3://, gs://, az://, file://; images only),
+    with credentials from each store's usual environment and config files.
 
     Outputs mirror INPUT's folder tree. A file that cannot be read or transformed is
     reported and skipped; exit status 1 means some files failed (they are listed at the
     end), 2 a usage error. Outputs appear only when complete, so an interrupted run is
     continued by running the same command again.
     """
+    if engine == "local" and (address is not None or gpus_per_worker):
+        raise UserError("--address and --gpus-per-worker need --engine ray")
+    from imagexform.batch.ray_engine import ClusterSettings
     from imagexform.batch.run import BatchOptions, run_batch
+    from imagexform.batch.storage import is_url
     from imagexform.batch.video import video_settings
     from imagexform.catalog import resolve_model
 
     # Every other flag is named as the BatchOptions field it sets.
     options = BatchOptions(
+        output=Path(output),
+        output_url=output if is_url(output) else None,
         model=resolve_model(model_path, assume_yes=yes),
         overwrite=not skip_existing,
         jobs=jobs or min(4, os.cpu_count() or 1),
         report=report_path,
         value_range=_value_range(value_range),
         video=video_settings(**video_args),
+        cluster=ClusterSettings(engine, address, workers, gpus_per_worker),
         **flags,
     )
     code = run_batch(options)
