@@ -13,7 +13,8 @@ import pytest
 from imagexform.errors import UserError
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
-from imagexform.runtime.quantize import CACHE_ENV, RECIPES, cache_dir, prepare
+from imagexform.runtime.cache import CACHE_ENV, cache_dir
+from imagexform.runtime.quantize import RECIPES, prepare
 
 pytest.importorskip("onnx")
 import onnx_models as om  # needs onnx, hence after importorskip

@@ -31,6 +31,7 @@ from imagexform.runtime.session import (
     is_out_of_memory,
     ort_message,
 )
+from imagexform.runtime.tuning import SessionTuning, tuned
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class RuntimeModel:
         self.path = path
         self.precision = "fp32"
         self.precision_report: dict[str, object] | None = None
+        # Measured session settings (see imagexform.runtime.tuning); None off the CPU.
+        self.session_tuning: SessionTuning | None = None
         self._image = image_input
         self._output = output
         self._conditions = dict(conditions)
@@ -526,7 +529,8 @@ def load_model(
     arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
     least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
     sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.quantize`).
+    :mod:`imagexform.runtime.quantize`). An fp32 model on the CPU runs with session settings
+    measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine).
     """
     path = Path(path)
     if precision not in PRECISIONS:
@@ -560,8 +564,10 @@ def load_model(
     if precision == "fast":
         from imagexform.runtime.quantize import fast_model
 
-        return fast_model(model, calibration, threads)
-    return model
+        fast = fast_model(model, calibration, threads)
+        if fast is not model:
+            return fast
+    return tuned(model, threads) if model.provider == CPU else model
 
 
 def _feedable(name: str, tensors: Sequence[TensorDescription]) -> dict[str, TensorDescription]:

@@ -26,8 +26,6 @@ does not otherwise need.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -43,6 +41,7 @@ import onnxruntime as ort
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
 from imagexform.runtime import processing
+from imagexform.runtime.cache import cache_dir, file_sha256, read_record, write_record
 from imagexform.runtime.session import CPU, create_session, session_options
 
 if TYPE_CHECKING:
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "IMAGEXFORM_CACHE_DIR"
 RECIPE_VERSION = 1
 # Operator types each recipe quantises; None is every type ONNX Runtime can quantise.
 RECIPES: dict[str, list[str] | None] = {"int8-qdq-all": None, "int8-qdq-conv": ["Conv"]}
@@ -59,16 +57,6 @@ MIN_SPEEDUP = 1.15
 SPEED_TOLERANCE = 1.1
 MAX_SAMPLES = 8
 _ROUNDS = 3
-
-
-def cache_dir() -> Path:
-    """Where int8 models are kept: ``$IMAGEXFORM_CACHE_DIR`` or the user's cache folder."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("imagexform"))
 
 
 def fast_model(
@@ -108,7 +96,7 @@ def prepare(
     """The cached verdict for ``model`` and its int8 file (None when fp32 won), preparing them
     from ``calibration`` images the first time."""
     folder = directory or cache_dir() / "int8"
-    digest = _sha256(model.path)
+    digest = file_sha256(model.path)
     record_path = folder / f"{digest}.v{RECIPE_VERSION}.json"
     cached = _read_record(record_path)
     if cached is not None:
@@ -136,7 +124,7 @@ def prepare(
         if best is not None:
             quantized = folder / f"{digest}.{best['recipe']}.onnx"
             os.replace(Path(work) / f"{best['recipe']}.onnx", quantized)
-        _write_record(record_path, report)
+        write_record(record_path, report)
     log.info("%s: precision verdict %s", model.name, report)
     return report, quantized
 
@@ -282,29 +270,11 @@ def _speedup(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> 
     return round(min(times[0]) / min(times[1]), 2)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    valid = isinstance(record, Mapping) and isinstance(record.get("recipe"), str)
+    record = read_record(path)
+    valid = record is not None and isinstance(record.get("recipe"), str)
     if not valid or record.get("onnxruntime") != ort.__version__:
         return None
     if record["recipe"] != "fp32" and record["recipe"] not in RECIPES:
         return None
-    return dict(record)
-
-
-def _write_record(path: Path, record: Mapping[str, Any]) -> None:
-    """Written under a temporary name and renamed, so a reader never sees half a record."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temp, path)
+    return record

@@ -56,7 +56,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions:
+def session_options(
+    threads: int, log_level: int = _QUIET, *, flush_denormals: bool = False
+) -> ort.SessionOptions:
     """Options chosen by measurement on the 2-core development machine (see
     ``benchmarks/runtime_precision.py``): full graph optimisation (NCHWc kernels) ran RRDBNet
     1.6× faster than the basic or extended level; worker threads that spin while waiting made
@@ -64,7 +66,8 @@ def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions
     memory pattern (on by default) plans one block per input shape on top of what the arena
     already holds from the first run, doubling peak memory from the second tile on (RRDBNet
     ×4 on 432² tiles: 4.2 instead of 2.2 GiB) for no measurable speed; the arena itself stays,
-    since without it RRDBNet ran 20% slower."""
+    since without it RRDBNet ran 20% slower. Flushing denormals to zero is decided per model
+    by measurement (:mod:`imagexform.runtime.tuning`)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_mem_pattern = False
@@ -72,11 +75,20 @@ def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
+    if flush_denormals:
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
     return options
 
 
-def create_session(path: Path, device: str, threads: int) -> ort.InferenceSession:
+def create_session(
+    path: Path, device: str, threads: int, *, flush_denormals: bool = False
+) -> ort.InferenceSession:
     """A session on the provider ``device`` asks for; ``auto`` prefers CUDA when it works.
+
+    ``flush_denormals`` is only safe after a session without it exists in the process: ONNX
+    Runtime applies the *first* session's setting to the creating thread for good (numpy on
+    that thread included), so the flag then reaches only the session's own worker threads.
+    :func:`imagexform.runtime.load_model` always opens the plain session first.
 
     onnxruntime-gpu lists CUDA as available even on a machine without a GPU or CUDA libraries
     and then silently runs on the CPU, so only the providers of a created session tell.
@@ -87,7 +99,7 @@ def create_session(path: Path, device: str, threads: int) -> ort.InferenceSessio
         raise UserError(f"threads must be 0 (onnxruntime's default) or more, not {threads}")
     name = display_path(path)
     if device == "cpu":
-        return _open(path, [CPU], session_options(threads))
+        return _open(path, [CPU], session_options(threads, flush_denormals=flush_denormals))
     if CUDA not in ort.get_available_providers():
         if device == "cuda":
             raise UserError(

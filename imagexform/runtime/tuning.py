@@ -1,0 +1,116 @@
+"""ONNX Runtime session settings measured per model instead of guessed: flushing denormal
+numbers to zero.
+
+Denormals (floats below 1.2e-38) take a slow microcode path on x86, so flushing them can speed
+up a network whose activations decay into that range; but a network whose values pass through
+it would compute something else. So on first load each model runs its probe image both ways,
+interleaved: it is flushed only when every flushed output is unchanged as it would be saved
+(within half a step of 8-bit output) and the flushed runs are measurably faster
+(:data:`MIN_SPEEDUP`). The verdict is cached per model file and machine
+(:mod:`imagexform.runtime.cache`).
+
+ONNX Runtime applies the first session's setting to the thread that created it for the whole
+process (numpy on that thread included), so only a session's own worker threads flush (see
+:func:`imagexform.runtime.session.create_session`): the share of the work they take varies from
+run to run, hence every timed run's output is checked. Measured with
+``benchmarks/runtime_session_tuning.py`` on the 2-core development CPU: no gain on the shipped
+×4 upscaler, the junyanz ResNet-9 or U-Net (0.92-1.06×). The 1.45× on the U-Net recorded
+earlier came from the contender timed before it, whose worker threads still spun.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from imagexform.runtime.cache import cache_dir, file_sha256, machine_key, read_record, write_record
+from imagexform.runtime.session import create_session
+
+if TYPE_CHECKING:
+    from imagexform.runtime.model import RuntimeModel
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+# Largest difference, in output value ranges, that leaves every 8-bit output pixel as it was.
+UNCHANGED = 0.5 / 255
+# Timing noise between two equal sessions on the shared 2-core machine reached ±10%.
+MIN_SPEEDUP = 1.15
+_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class SessionTuning:
+    """The measured verdict for one model on one machine."""
+
+    flush_denormals: bool
+    max_difference: float  # flushed against plain output, in output value ranges
+    speedup: float  # plain time over flushed time on the probe
+
+
+def tuned(model: RuntimeModel, threads: int) -> RuntimeModel:
+    """``model`` on a session with the settings measured best for it (from the cache after the
+    first time); ``model`` itself when they are the defaults."""
+    verdict = tuning_for(model, threads)
+    model.session_tuning = verdict
+    if not verdict.flush_denormals:
+        return model
+    flushed = copy.copy(model)
+    flushed.session = create_session(model.path, "cpu", threads, flush_denormals=True)
+    return flushed
+
+
+def tuning_for(model: RuntimeModel, threads: int) -> SessionTuning:
+    """The cached verdict for ``model`` on this machine, measuring it the first time."""
+    path = cache_dir() / "session" / f"{file_sha256(model.path)}.{machine_key()}.v{VERSION}.json"
+    record = read_record(path)
+    if record is not None:
+        try:
+            return SessionTuning(**record)
+        except TypeError:
+            pass
+    verdict = measure(model, threads)
+    write_record(path, asdict(verdict))
+    log.info("%s: session tuning %s", model.name, verdict)
+    return verdict
+
+
+def measure(model: RuntimeModel, threads: int) -> SessionTuning:
+    """Run the probe through ``model``'s plain session and a flushed one, interleaved; the
+    speed-up is the ratio of the fastest runs, the least disturbed on a shared machine."""
+    flushed = copy.copy(model)
+    flushed.session = create_session(model.path, "cpu", threads, flush_denormals=True)
+    batch = probe(model)
+    reference = model.run(batch)
+    flushed.run(batch)
+    times: list[list[float]] = [[], []]
+    difference = 0.0
+    for _ in range(_ROUNDS):
+        for index, candidate in enumerate((model, flushed)):
+            start = time.perf_counter()
+            output = candidate.run(batch)
+            times[index].append(time.perf_counter() - start)
+            difference = max(difference, float(np.max(np.abs(output - reference))))
+    low, high = model.info.io.value_range
+    difference /= high - low
+    speedup = min(times[0]) / max(min(times[1]), 1e-9)
+    flush = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
+    return SessionTuning(flush, round(difference, 6), round(speedup, 2))
+
+
+def probe(model: RuntimeModel) -> np.ndarray:
+    """A smooth image with fine texture at the size users feed the model (256², 64² for
+    upscalers, whose work grows with the square of the scale), in its value range."""
+    io = model.info.io
+    edge = 64 if io.scale > 1 else 256
+    height, width = model.fixed_size or (-(-edge // io.size_multiple) * io.size_multiple,) * 2
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    waves = [np.sin(rows / (5 + c)) * np.cos(cols / (7 + 2 * c)) for c in range(io.channels)]
+    unit = 0.5 + 0.25 * np.stack(waves) + 0.2 * (rows + cols) / (height + width) - 0.1
+    low, high = io.value_range
+    return (low + (high - low) * np.clip(unit, 0, 1))[None].astype(np.float32)
