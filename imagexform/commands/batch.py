@@ -131,7 +131,12 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     help="Tile edge in input pixels; 0 disables tiling. Default: chosen from free memory.",
 )
 @click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap in input pixels.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto, cpu, cuda or openvino; auto takes OpenVINO where installed and measured faster.",
+)
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "fast"]),

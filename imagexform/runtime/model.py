@@ -21,10 +21,12 @@ from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
 from imagexform.runtime import memory, processing, tiling
 from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.adjustments import apply as apply_adjustments
+from imagexform.runtime.engines import EngineChoice, choose
 from imagexform.runtime.modelfile import TensorDescription, inspect_model
 from imagexform.runtime.norm_stats import ImageStatistics, ImageWide, read_image_wide
 from imagexform.runtime.session import (
     CPU,
+    ON_HOST,
     ORT_ERRORS,
     OutOfMemoryError,
     create_session,
@@ -71,6 +73,8 @@ class RuntimeModel:
         self.precision_report: dict[str, object] | None = None
         # Measured session settings (see imagexform.runtime.tuning); None off the CPU.
         self.session_tuning: SessionTuning | None = None
+        # Measured ONNX Runtime against OpenVINO (imagexform.runtime.engines); None unmeasured.
+        self.engine_choice: EngineChoice | None = None
         self._image = image_input
         self._output = output
         self._conditions = dict(conditions)
@@ -269,7 +273,7 @@ class RuntimeModel:
         io = self.info.io
         if self.info.tile.tile_size > 0:
             return self._round_tile(self.info.tile.tile_size)
-        if self.provider != CPU:
+        if self.provider not in ON_HOST:
             return self._round_tile(memory.GPU_TILE)
         return memory.auto_tile_size(
             height,
@@ -530,7 +534,9 @@ def load_model(
     least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
     sample images (``calibration``) the first time, and is cached per model file (see
     :mod:`imagexform.runtime.quantize`). An fp32 model on the CPU runs with session settings
-    measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine).
+    measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine); with
+    ``device="auto"`` on a CPU it runs on OpenVINO where that is installed and measured faster
+    (:mod:`imagexform.runtime.engines`); ``device="openvino"`` always does.
     """
     path = Path(path)
     if precision not in PRECISIONS:
@@ -567,7 +573,10 @@ def load_model(
         fast = fast_model(model, calibration, threads)
         if fast is not model:
             return fast
-    return tuned(model, threads) if model.provider == CPU else model
+    if model.provider != CPU:
+        return model
+    chosen = choose(model, threads) if device == "auto" else model
+    return tuned(model, threads) if chosen is model else chosen
 
 
 def _feedable(name: str, tensors: Sequence[TensorDescription]) -> dict[str, TensorDescription]:

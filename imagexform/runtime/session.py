@@ -17,9 +17,13 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "openvino")
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
+# What an OpenVINO engine session reports as its provider (imagexform.runtime.openvino_engine).
+OPENVINO = "OpenVINO CPU"
+# Providers that run in host memory, where tiles are sized from free RAM.
+ON_HOST = (CPU, OPENVINO)
 
 # Every exception type the ONNX Runtime bindings raise; none derives from a common base.
 ORT_ERRORS: tuple[type[Exception], ...] = tuple(
@@ -83,7 +87,9 @@ def session_options(
 def create_session(
     path: Path, device: str, threads: int, *, flush_denormals: bool = False
 ) -> ort.InferenceSession:
-    """A session on the provider ``device`` asks for; ``auto`` prefers CUDA when it works.
+    """A session on the provider ``device`` asks for; ``auto`` prefers CUDA when it works,
+    ``openvino`` is the OpenVINO engine (:mod:`imagexform.runtime.openvino_engine`), which
+    offers the calls of a session that the runtime makes.
 
     ``flush_denormals`` is only safe after a session without it exists in the process: ONNX
     Runtime applies the *first* session's setting to the creating thread for good (numpy on
@@ -98,6 +104,11 @@ def create_session(
     if threads < 0:
         raise UserError(f"threads must be 0 (onnxruntime's default) or more, not {threads}")
     name = display_path(path)
+    if device == "openvino":
+        from imagexform.runtime.openvino_engine import OpenVINOSession
+
+        _require_file(path)
+        return OpenVINOSession(path, threads)  # type: ignore[return-value]
     if device == "cpu":
         return _open(path, [CPU], session_options(threads, flush_denormals=flush_denormals))
     if CUDA not in ort.get_available_providers():
@@ -119,10 +130,15 @@ def create_session(
     return session
 
 
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        kind = "is a folder" if path.is_dir() else "file not found"
+        raise UserError(f"{display_path(path)}: {kind}")
+
+
 def _open(path: Path, providers: list[str], options: ort.SessionOptions) -> ort.InferenceSession:
     name = display_path(path)
-    if not path.is_file():
-        raise UserError(f"{name}: {'is a folder' if path.is_dir() else 'file not found'}")
+    _require_file(path)
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
     except ort_errors.InvalidProtobuf:

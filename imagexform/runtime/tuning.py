@@ -23,8 +23,9 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -42,6 +43,7 @@ UNCHANGED = 0.5 / 255
 # Timing noise between two equal sessions on the shared 2-core machine reached ±10%.
 MIN_SPEEDUP = 1.15
 _ROUNDS = 5
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -67,40 +69,52 @@ def tuned(model: RuntimeModel, threads: int) -> RuntimeModel:
 
 def tuning_for(model: RuntimeModel, threads: int) -> SessionTuning:
     """The cached verdict for ``model`` on this machine, measuring it the first time."""
-    path = cache_dir() / "session" / f"{file_sha256(model.path)}.{machine_key()}.v{VERSION}.json"
+    return cached(SessionTuning, "session", model, lambda: measure(model, threads))
+
+
+def cached(kind: type[_V], folder: str, model: RuntimeModel, measure_it: Callable[[], _V]) -> _V:
+    """The verdict of dataclass ``kind`` cached for ``model``'s file on this machine under
+    ``folder``, from ``measure_it()`` the first time (or when the record is unreadable)."""
+    name = f"{file_sha256(model.path)}.{machine_key()}.v{VERSION}.json"
+    path = cache_dir() / folder / name
     record = read_record(path)
     if record is not None:
         try:
-            return SessionTuning(**record)
+            return kind(**record)
         except TypeError:
             pass
-    verdict = measure(model, threads)
-    write_record(path, asdict(verdict))
-    log.info("%s: session tuning %s", model.name, verdict)
+    verdict = measure_it()
+    write_record(path, asdict(verdict))  # type: ignore[call-overload]
+    log.info("%s: %s verdict %s", model.name, folder, verdict)
     return verdict
 
 
 def measure(model: RuntimeModel, threads: int) -> SessionTuning:
-    """Run the probe through ``model``'s plain session and a flushed one, interleaved; the
-    speed-up is the ratio of the fastest runs, the least disturbed on a shared machine."""
+    """Run the probe through ``model``'s plain session and a flushed one."""
     flushed = copy.copy(model)
     flushed.session = create_session(model.path, "cpu", threads, flush_denormals=True)
-    batch = probe(model)
-    reference = model.run(batch)
-    flushed.run(batch)
+    difference, speedup = compare(model, flushed, probe(model))
+    flush = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
+    return SessionTuning(flush, difference, speedup)
+
+
+def compare(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> tuple[float, float]:
+    """The largest difference of any of ``candidate``'s outputs from ``base``'s, in output
+    value ranges, and ``base``'s time over ``candidate``'s: interleaved runs, the ratio of the
+    fastest, the least disturbed on a shared machine."""
+    reference = base.run(batch)
+    candidate.run(batch)
     times: list[list[float]] = [[], []]
     difference = 0.0
     for _ in range(_ROUNDS):
-        for index, candidate in enumerate((model, flushed)):
+        for index, contender in enumerate((base, candidate)):
             start = time.perf_counter()
-            output = candidate.run(batch)
+            output = contender.run(batch)
             times[index].append(time.perf_counter() - start)
             difference = max(difference, float(np.max(np.abs(output - reference))))
-    low, high = model.info.io.value_range
-    difference /= high - low
+    low, high = base.info.io.value_range
     speedup = min(times[0]) / max(min(times[1]), 1e-9)
-    flush = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
-    return SessionTuning(flush, round(difference, 6), round(speedup, 2))
+    return round(difference / (high - low), 6), round(speedup, 2)
 
 
 def probe(model: RuntimeModel) -> np.ndarray:

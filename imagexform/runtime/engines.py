@@ -1,0 +1,64 @@
+"""Which engine runs a model on the CPU when the user leaves the choice to us (``--device
+auto``): OpenVINO where it is installed, gives the same output and is measurably faster for
+this model on this machine, else ONNX Runtime. Measured once on a probe image and cached per
+model file and machine, like the session settings (:mod:`imagexform.runtime.tuning`).
+
+On the 2-core development CPU OpenVINO f32 ran the shipped ×4 upscaler at 64² 1.1-1.3× faster
+than ONNX Runtime fp32 (``benchmarks/runtime_engines.py``); its gain in reduced precision
+(bf16 on AMX) belongs to ``--precision fast``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from imagexform.runtime import openvino_engine
+from imagexform.runtime.tuning import UNCHANGED, cached, compare, probe
+
+if TYPE_CHECKING:
+    from imagexform.runtime.model import RuntimeModel
+
+ONNXRUNTIME = "onnxruntime"
+OPENVINO = "openvino"
+# Timing noise between two equal sessions on the shared 2-core machine reached ±10%.
+MIN_SPEEDUP = 1.1
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The measured verdict for one model on one machine."""
+
+    engine: str
+    max_difference: float  # OpenVINO against ONNX Runtime output, in output value ranges
+    speedup: float  # ONNX Runtime time over OpenVINO time on the probe
+
+
+def on_openvino(model: RuntimeModel, threads: int, precision: str = "f32") -> RuntimeModel:
+    """A copy of ``model`` that runs on OpenVINO at ``precision``."""
+    moved = copy.copy(model)
+    moved.session = openvino_engine.OpenVINOSession(model.path, threads, precision)
+    moved.session_tuning = None
+    return moved
+
+
+def choose(model: RuntimeModel, threads: int) -> RuntimeModel:
+    """``model`` (on ONNX Runtime's CPU provider) on the engine measured best for it; the
+    verdict is in ``engine_choice`` either way. Without OpenVINO installed, ``model``."""
+    if not openvino_engine.available():
+        return model
+    verdict = cached(EngineChoice, "engine", model, lambda: measure(model, threads))
+    model.engine_choice = verdict
+    if verdict.engine != OPENVINO:
+        return model
+    chosen = on_openvino(model, threads)
+    chosen.engine_choice = verdict
+    return chosen
+
+
+def measure(model: RuntimeModel, threads: int) -> EngineChoice:
+    """Run the probe through ONNX Runtime and OpenVINO f32, interleaved."""
+    difference, speedup = compare(model, on_openvino(model, threads), probe(model))
+    faster = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
+    return EngineChoice(OPENVINO if faster else ONNXRUNTIME, difference, speedup)
