@@ -62,3 +62,22 @@ def measure(model: RuntimeModel, threads: int) -> EngineChoice:
     difference, speedup = compare(model, on_openvino(model, threads), probe(model))
     faster = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
     return EngineChoice(OPENVINO if faster else ONNXRUNTIME, difference, speedup)
+
+
+def chosen_candidate(model: RuntimeModel) -> dict | None:
+    """The measured speed-up and PSNR of the reduced precision ``model`` runs at, if any."""
+    report = model.precision_report or {}
+    for candidate in report.get("candidates", ()):  # type: ignore[attr-defined]
+        if candidate.get("recipe") == model.precision:
+            return dict(candidate)
+    return None
+
+
+def engine_text(model: RuntimeModel) -> str:
+    """What runs ``model``, for summaries: provider, precision and, for a reduced precision,
+    its measured speed-up over fp32 and worst PSNR on the calibration photos."""
+    text = f"{model.provider}, {model.precision}"
+    chosen = chosen_candidate(model)
+    if chosen is not None:
+        text += f" ({chosen['speedup']:g}× fp32 at {chosen['psnr_db']:g} dB)"
+    return text

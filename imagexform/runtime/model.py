@@ -41,7 +41,7 @@ ConditionValues = Mapping[str, float | Sequence[float]]
 # Edge lengths tried, in order, to find the scale of a model without metadata; 256 serves
 # U-Nets that only accept multiples of 256.
 _PROBE_SIZES = (64, 256)
-PRECISIONS = ("fp32", "fast")
+PRECISIONS = ("auto", "fp32", "fast")
 # Blend width between tiles when the file records its receptive field: tiles then drop the
 # field's width at each border and cross-fade over this many pixels.
 RECEPTIVE_RAMP = 16
@@ -530,10 +530,11 @@ def load_model(
 
     Models exported by imagexform describe themselves; any other image-to-image ONNX model
     runs with defaults (value range 0..1, scale measured on a probe image) that the keyword
-    arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
-    least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
-    sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.quantize`). An fp32 model on the CPU runs with session settings
+    arguments override. ``precision="fast"`` runs a bf16 (OpenVINO) or int8 version on the CPU
+    when one is at least 40 dB PSNR from the fp32 output on the ``calibration`` images and
+    faster; it is prepared the first time (int8 needs the ``onnx`` package) and cached per model
+    file and machine (see :mod:`imagexform.runtime.quantize`); ``"auto"`` uses such a verdict
+    when one was prepared before, else fp32. An fp32 model on the CPU runs with session settings
     measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine); with
     ``device="auto"`` on a CPU it runs on OpenVINO where that is installed and measured faster
     (:mod:`imagexform.runtime.engines`); ``device="openvino"`` always does.
@@ -567,10 +568,11 @@ def load_model(
     model.image_wide = read_image_wide(path.read_bytes())
     if foreign and scale is None:
         model.info = _probe_scale(model)
-    if precision == "fast":
+    if precision != "fp32":
         from imagexform.runtime.quantize import fast_model
 
-        fast = fast_model(model, calibration, threads)
+        cached_only = precision == "auto"
+        fast = fast_model(model, calibration, threads, cached_only=cached_only)
         if fast is not model:
             return fast
     if model.provider != CPU:

@@ -10,6 +10,7 @@ adjustments, progress and cancelling work unchanged above it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,15 @@ HINTS = {"f32": "f32", "bf16": "bf16"}
 def available() -> bool:
     """Whether the ``openvino`` package is installed (without importing it: 0.5 s)."""
     return importlib.util.find_spec("openvino") is not None
+
+
+@functools.cache
+def has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin reports bf16 among its optimisation capabilities (AMX or
+    AVX512-BF16 here)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 class OpenVINOSession:

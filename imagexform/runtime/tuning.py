@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -75,18 +76,29 @@ def tuning_for(model: RuntimeModel, threads: int) -> SessionTuning:
 def cached(kind: type[_V], folder: str, model: RuntimeModel, measure_it: Callable[[], _V]) -> _V:
     """The verdict of dataclass ``kind`` cached for ``model``'s file on this machine under
     ``folder``, from ``measure_it()`` the first time (or when the record is unreadable)."""
-    name = f"{file_sha256(model.path)}.{machine_key()}.v{VERSION}.json"
-    path = cache_dir() / folder / name
-    record = read_record(path)
-    if record is not None:
-        try:
-            return kind(**record)
-        except TypeError:
-            pass
+    found = read_cached(kind, folder, model.path)
+    if found is not None:
+        return found
     verdict = measure_it()
-    write_record(path, asdict(verdict))  # type: ignore[call-overload]
+    write_record(_record_path(folder, model.path), asdict(verdict))  # type: ignore[call-overload]
     log.info("%s: %s verdict %s", model.name, folder, verdict)
     return verdict
+
+
+def read_cached(kind: type[_V], folder: str, model_path: Path) -> _V | None:
+    """The verdict cached for the model file on this machine; None when there is none."""
+    record = read_record(_record_path(folder, model_path))
+    if record is None:
+        return None
+    try:
+        return kind(**record)
+    except TypeError:
+        return None
+
+
+def _record_path(folder: str, model_path: Path) -> Path:
+    name = f"{file_sha256(model_path)}.{machine_key()}.v{VERSION}.json"
+    return cache_dir() / folder / name
 
 
 def measure(model: RuntimeModel, threads: int) -> SessionTuning:
