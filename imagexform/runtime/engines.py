@@ -3,9 +3,12 @@ auto``): OpenVINO where it is installed, gives the same output and is measurably
 this model on this machine, else ONNX Runtime. Measured once on a probe image and cached per
 model file and machine, like the session settings (:mod:`imagexform.runtime.tuning`).
 
-On the 2-core development CPU OpenVINO f32 ran the shipped ×4 upscaler at 64² 1.1-1.3× faster
-than ONNX Runtime fp32 (``benchmarks/runtime_engines.py``); its gain in reduced precision
-(bf16 on AMX) belongs to ``--precision fast``.
+Measured with ``benchmarks/runtime_engines.py`` on the 2-core development CPU (OpenVINO
+2026.4, ONNX Runtime 1.32, median of 5), OpenVINO f32 against ONNX Runtime fp32: the shipped ×4
+upscaler at 128² 1.17×, a junyanz ResNet-9 generator at 256² 2.49×, TransformerNet 1.11×, but
+a junyanz U-Net-128 (9 ms a run) 0.55×: no engine wins everywhere, hence a measurement per
+model. Its larger gain in bf16 on AMX (2.27×, 3.84×, 1.95× on those) belongs to
+``--precision fast``, which judges the quality too.
 """
 
 from __future__ import annotations
