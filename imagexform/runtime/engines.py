@@ -1,6 +1,7 @@
 """Which engine runs a model on the CPU when the user leaves the choice to us (``--device
 auto``): OpenVINO where it is installed, gives the same output and is measurably faster for
-this model on this machine, else ONNX Runtime. Measured once on a probe image and cached per
+this model on this machine (and the model is not so small that the difference is noise), else
+ONNX Runtime. Measured once on a probe image and cached per
 model file and machine, like the session settings (:mod:`imagexform.runtime.tuning`).
 
 Measured with ``benchmarks/runtime_engines.py`` on the 2-core development CPU (OpenVINO
@@ -27,6 +28,10 @@ ONNXRUNTIME = "onnxruntime"
 OPENVINO = "openvino"
 # Timing noise between two equal sessions on the shared 2-core machine reached ±10%.
 MIN_SPEEDUP = 1.1
+# Below this per probe run the gain is milliseconds and within noise; such models stay on ONNX
+# Runtime, so that the same small network saved twice never lands on two engines whose
+# outputs differ in the last bits.
+MIN_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class EngineChoice:
     engine: str
     max_difference: float  # OpenVINO against ONNX Runtime output, in output value ranges
     speedup: float  # ONNX Runtime time over OpenVINO time on the probe
+    seconds: float  # ONNX Runtime's fastest probe run
 
 
 def on_openvino(model: RuntimeModel, threads: int, precision: str = "f32") -> RuntimeModel:
@@ -62,9 +68,9 @@ def choose(model: RuntimeModel, threads: int) -> RuntimeModel:
 
 def measure(model: RuntimeModel, threads: int) -> EngineChoice:
     """Run the probe through ONNX Runtime and OpenVINO f32, interleaved."""
-    difference, speedup = compare(model, on_openvino(model, threads), probe(model))
-    faster = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
-    return EngineChoice(OPENVINO if faster else ONNXRUNTIME, difference, speedup)
+    difference, speedup, seconds = compare(model, on_openvino(model, threads), probe(model))
+    faster = difference <= UNCHANGED and speedup >= MIN_SPEEDUP and seconds >= MIN_SECONDS
+    return EngineChoice(OPENVINO if faster else ONNXRUNTIME, difference, speedup, seconds)
 
 
 def chosen_candidate(model: RuntimeModel) -> dict | None:

@@ -105,15 +105,17 @@ def measure(model: RuntimeModel, threads: int) -> SessionTuning:
     """Run the probe through ``model``'s plain session and a flushed one."""
     flushed = copy.copy(model)
     flushed.session = create_session(model.path, "cpu", threads, flush_denormals=True)
-    difference, speedup = compare(model, flushed, probe(model))
+    difference, speedup, _ = compare(model, flushed, probe(model))
     flush = difference <= UNCHANGED and speedup >= MIN_SPEEDUP
     return SessionTuning(flush, difference, speedup)
 
 
-def compare(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> tuple[float, float]:
+def compare(
+    base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray
+) -> tuple[float, float, float]:
     """The largest difference of any of ``candidate``'s outputs from ``base``'s, in output
-    value ranges, and ``base``'s time over ``candidate``'s: interleaved runs, the ratio of the
-    fastest, the least disturbed on a shared machine."""
+    value ranges; ``base``'s time over ``candidate``'s (interleaved runs, the ratio of the
+    fastest, the least disturbed on a shared machine); and ``base``'s fastest run in seconds."""
     reference = base.run(batch)
     candidate.run(batch)
     times: list[list[float]] = [[], []]
@@ -126,7 +128,7 @@ def compare(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> t
             difference = max(difference, float(np.max(np.abs(output - reference))))
     low, high = base.info.io.value_range
     speedup = min(times[0]) / max(min(times[1]), 1e-9)
-    return round(difference / (high - low), 6), round(speedup, 2)
+    return round(difference / (high - low), 6), round(speedup, 2), round(min(times[0]), 5)
 
 
 def probe(model: RuntimeModel) -> np.ndarray:
