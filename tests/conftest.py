@@ -64,3 +64,10 @@ def make_pairs(tmp_path: Path) -> PairMaker:
         return root
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Verdicts the runtime measures and caches (session settings, int8 models) go to a folder
+    of this test run, never the user's cache."""
+    os.environ["IMAGEXFORM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))

@@ -877,3 +877,27 @@ def test_the_panel_shows_an_imported_models_architecture_and_size(qtbot, window,
     assert "SwinIR small, 11.9M parameters, 2650 GFLOPs per megapixel" in (
         window.panel.details.text()
     )
+
+
+def test_fast_preview_runs_the_fast_path_and_apply_stays_fp32(
+    qtbot, window, models, tmp_path, monkeypatch
+):
+    from imagexform.runtime.quantize import cached_verdict
+
+    monkeypatch.setenv("IMAGEXFORM_CACHE_DIR", str(tmp_path / "cache"))
+    window.open_image(photo(tmp_path / "photo.png", size=(96, 128)))
+    path = models / "invert.onnx"
+    choose(window, path)
+    window.panel.fast_preview.setChecked(True)
+    window.preview_region()
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=CONVERT_MS)
+    assert window.view.overlays  # the preview is shown
+    found = cached_verdict(path)
+    assert found is not None  # prepared from the open photo
+    previewed = window.cache.get(path, window.panel.device.currentText(), "fast")
+    assert previewed.precision == found[0]["recipe"]
+    expected = load_model(path).transform(window.document.image)
+    assert np.abs(previewed.transform(window.document.image).astype(int) - expected).max() <= 8
+    window.apply_model()
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=WAIT_MS)
+    assert np.array_equal(window.document.image, expected)  # Apply ran fp32

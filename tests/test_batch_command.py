@@ -657,8 +657,21 @@ def test_fast_precision_runs_and_reports_its_choice(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     summary = json.loads(report.read_text())
     assert summary["totals"]["ok"] == 2
-    assert summary["model"]["precision"] in ("fp32", "int8-qdq-all", "int8-qdq-conv")
+    precision = summary["model"]["precision"]
+    assert precision in ("fp32", "bf16-openvino", "int8-qdq-all", "int8-qdq-conv")
+    measured = summary["model"]["precision_measured"]
+    assert (measured is None) == (precision == "fp32")
+    if measured is not None:
+        assert measured["psnr_db"] >= 40 and f"{measured['speedup']:g}× fp32" in result.output
+    assert f", {precision}" in result.output.splitlines()[-1]
     assert list((tmp_path / "cache").rglob("*.json"))  # the verdict is cached
+    from imagexform.commands.models import models_group
+
+    info = CliRunner().invoke(models_group, ["info", str(model)])
+    assert f"this machine: precision fast runs {precision}" in info.output
+    again = invoke(tmp_path / "in", tmp_path / "again", "--model", model, "--report", report)
+    assert again.exit_code == 0  # --precision auto: what fast chose before
+    assert json.loads(report.read_text())["model"]["precision"] == precision
 
 
 def test_interrupted_run_exits_130_and_reports_what_was_done(tmp_path, invert, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,10 @@ import pytest
 from imagexform.errors import UserError
 from imagexform.io.images import read_image
 from imagexform.runtime import load_model
-from imagexform.runtime.quantize import CACHE_ENV, RECIPES, cache_dir, prepare
+from imagexform.runtime.cache import CACHE_ENV, cache_dir
+from imagexform.runtime.openvino_engine import available, has_bf16
+from imagexform.runtime.quantize import BF16, RECIPES, prepare
+from imagexform.runtime.session import OPENVINO
 
 pytest.importorskip("onnx")
 import onnx_models as om  # needs onnx, hence after importorskip
@@ -40,15 +44,39 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def test_prepare_quantises_once_and_reuses_the_cache(tmp_path, cache, samples):
     model = load_model(om.blur_stack(tmp_path / "blur.onnx"))
     report, quantized = prepare(model, samples, min_speedup=0)
-    assert report["recipe"] in RECIPES
-    assert quantized is not None and quantized.parent == cache
-    assert {c["recipe"] for c in report["candidates"]} == set(RECIPES)
+    names = {c["recipe"] for c in report["candidates"]}
+    assert names == set(RECIPES) | ({BF16} if available() and has_bf16() else set())
+    assert report["recipe"] in names
     assert all(c["psnr_db"] >= 40 for c in report["candidates"])
-    written = quantized.stat().st_mtime_ns
+    if report["recipe"] in RECIPES:
+        assert quantized is not None and quantized.parent == cache
+    else:
+        assert quantized is None
+    written = quantized.stat().st_mtime_ns if quantized else None
     again, same = prepare(model, None)
     assert again == report and same == quantized
-    assert quantized.stat().st_mtime_ns == written
+    assert (quantized.stat().st_mtime_ns if quantized else None) == written
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(".")) == []
+
+
+def record_of(cache: Path) -> Path:
+    (record,) = cache.glob("*.json")
+    return record
+
+
+@pytest.mark.skipif(not (available() and has_bf16()), reason="needs openvino and a bf16 CPU")
+def test_a_bf16_verdict_runs_on_openvino_and_auto_follows_it(tmp_path, cache, samples):
+    path = om.blur_stack(tmp_path / "blur.onnx")
+    reference = load_model(path, device="cpu")
+    assert load_model(path, precision="auto").precision == "fp32"  # nothing prepared yet
+    prepare(reference, samples, min_speedup=0)
+    record = json.loads(record_of(cache).read_text())
+    record_of(cache).write_text(json.dumps(record | {"recipe": BF16}))
+    for precision in ("fast", "auto"):
+        fast = load_model(path, precision=precision)
+        assert fast.provider == OPENVINO and fast.precision == BF16
+        photo = samples[0][:200, :300]
+        assert psnr(fast.transform(photo), reference.transform(photo)) >= 40
 
 
 def test_fast_model_runs_int8_and_stays_close_to_fp32(tmp_path, cache, samples):

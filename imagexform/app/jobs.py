@@ -6,9 +6,10 @@ there and the window keeps painting while a model runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from imagexform.errors import UserError
@@ -79,21 +80,33 @@ class Job(QObject):
 
 
 class ModelCache:
-    """Loaded models by file and device: a session is created on first use, in a job, and
-    reused for every later run and preview. Only the last few stay loaded, since each holds
-    its weights (and on a GPU, device memory)."""
+    """Loaded models by file, device and precision: a session is created on first use, in a
+    job, and reused for every later run and preview. Only the last few stay loaded, since each
+    holds its weights (and on a GPU, device memory)."""
 
     def __init__(self, keep: int = 3) -> None:
         self._lock = threading.Lock()
         self._keep = keep
-        self._models: dict[tuple[Path, float, str], RuntimeModel] = {}
+        self._models: dict[tuple[Path, float, str, str], RuntimeModel] = {}
 
-    def get(self, path: Path, device: str) -> RuntimeModel:
-        key = (path.resolve(), path.stat().st_mtime if path.exists() else 0.0, device)
+    def get(
+        self,
+        path: Path,
+        device: str,
+        precision: str = "fp32",
+        calibration: Sequence[np.ndarray] | None = None,
+    ) -> RuntimeModel:
+        """The model at ``precision`` (see :func:`~imagexform.runtime.load_model`); the editor
+        keeps fp32 except for a fast preview, which prepares the fast verdict from
+        ``calibration`` the first time."""
+        mtime = path.stat().st_mtime if path.exists() else 0.0
+        key = (path.resolve(), mtime, device, precision)
         with self._lock:
             model = self._models.pop(key, None)
             if model is None:
-                model = load_model(path, device=device)
+                model = load_model(
+                    path, device=device, precision=precision, calibration=calibration
+                )
             self._models[key] = model  # most recently used last
             while len(self._models) > self._keep:
                 self._models.pop(next(iter(self._models)))

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.view.viewport_changed.connect(self._schedule_preview)
         self.panel.apply_requested.connect(self.apply_model)
         self.panel.preview_toggled.connect(self._preview_toggled)
+        self.panel.fast_preview.toggled.connect(self._schedule_preview)
         self.panel.preset_requested.connect(self.preset_from_photo)
         self.panel.add_requested.connect(self._add_model_dialog)
         self.panel.download_requested.connect(self.download)
@@ -428,6 +429,7 @@ class MainWindow(QMainWindow):
             conditions=form.condition_values() if form is not None else {},
             adjustments=form.adjustments() if form is not None else Adjustments(),
             tile_size=form.tile_size() if form is not None else None,
+            fast_preview=self.panel.fast_preview.isChecked(),
         )
 
     def apply_model(self) -> None:

@@ -93,7 +93,7 @@ class BatchOptions:
     value_range: tuple[float, float] | None = None
     scale: int | None = None
     size_multiple: int | None = None
-    precision: str = "fp32"
+    precision: str = "auto"
     progress: bool | None = None  # None: a bar when stderr is a terminal
     video: VideoSettings = field(default_factory=VideoSettings)  # batch/video.py
     output_url: str | None = None  # OUTPUT as a store URL (batch/storage.py); output unused
@@ -266,8 +266,10 @@ def execute_batch(
     results = work.skipped + results
     if options.report is not None:
         _write_report(options, batch_plan, results, stats, wall)
-    provider = batch_plan.model.provider
-    return _summarise(results, wall, provider, stats is None, len(work.tasks))
+    from imagexform.runtime.engines import engine_text
+
+    engine = engine_text(batch_plan.model)
+    return _summarise(results, wall, engine, stats is None, len(work.tasks))
 
 
 def _engine(
@@ -317,6 +319,8 @@ def _write_report(
     wall: float,
 ) -> None:
     assert options.report is not None
+    from imagexform.runtime.engines import chosen_candidate
+
     timing = {"load_seconds": batch_plan.load_seconds, "wall_seconds": wall}
     if stats is not None and options.cluster.engine == "local":  # Ray's are per actor
         timing |= {
@@ -337,6 +341,7 @@ def _write_report(
             "title": info.title,
             "provider": model.provider,
             "precision": model.precision,
+            "precision_measured": chosen_candidate(model),
             "scale": info.io.scale,
         },
         settings=_settings_for_report(options, batch_plan.conditions, batch_plan.shard),
@@ -354,7 +359,7 @@ def _load_model(
     from imagexform.runtime import load_model
 
     calibration = None
-    if options.precision != "fp32":
+    if options.precision == "fast":
         calibration = _samples(sources, options.max_pixels, read)
     return load_model(
         options.model,
@@ -499,7 +504,7 @@ def _print_plan(planned: Sequence[Planned], options: BatchOptions, discovered: i
 def _summarise(
     results: Sequence[FileResult],
     wall: float,
-    provider: str,
+    engine: str,
     interrupted: bool,
     todo: int,
 ) -> int:
@@ -507,7 +512,7 @@ def _summarise(
     rate = counts["ok"] / wall if wall > 0 else 0.0
     click.echo(
         f"{counts['ok']} done, {counts['skipped']} skipped, {counts['failed']} failed "
-        f"in {wall:.1f} s ({rate:.2f} images/s on {provider})"
+        f"in {wall:.1f} s ({rate:.2f} images/s on {engine})"
     )
     failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.relative)
     if failed:

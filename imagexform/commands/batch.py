@@ -131,14 +131,20 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     help="Tile edge in input pixels; 0 disables tiling. Default: chosen from free memory.",
 )
 @click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap in input pixels.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto, cpu, cuda or openvino; auto takes OpenVINO where installed and measured faster.",
+)
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fast"]),
-    default="fp32",
+    type=click.Choice(["auto", "fp32", "fast"]),
+    default="auto",
     show_default=True,
-    help="fast: an int8 model where it is faster and within 40 dB of fp32 (CPU; needs the "
-    "onnx package the first time, calibrated on the first inputs, then cached).",
+    help="fast: bf16 (OpenVINO) or int8, whichever is fastest within 40 dB of fp32 on the first "
+    "inputs, measured once per model and machine (CPU; int8 needs the onnx package); auto: "
+    "what fast chose before for this model, else fp32.",
 )
 @click.option(
     "--threads",

@@ -253,6 +253,34 @@ def _statistics_line(path: Path) -> str:
     return f"image-wide:  {wide.describe() if wide is not None else 'unknown (graph unreadable)'}"
 
 
+def _measured_lines(path: Path) -> list[str]:
+    """What this machine measured for the file before (cached; nothing is measured here)."""
+    from imagexform.runtime.engines import EngineChoice
+    from imagexform.runtime.quantize import cached_verdict
+    from imagexform.runtime.tuning import SessionTuning, read_cached
+
+    lines = [f"this machine: precision {_precision_text(cached_verdict(path))}"]
+    engine = read_cached(EngineChoice, "engine", path)
+    if engine is not None:
+        lines.append(f"  engine {engine.engine} (OpenVINO f32 {engine.speedup:g}× ONNX Runtime)")
+    tuning = read_cached(SessionTuning, "session", path)
+    if tuning is not None:
+        kept = "flushed" if tuning.flush_denormals else "kept"
+        lines.append(f"  denormals {kept} (flushing measured {tuning.speedup:g}×)")
+    return lines
+
+
+def _precision_text(found: tuple[dict, Path | None] | None) -> str:
+    if found is None:
+        return "fast not prepared yet (run a batch with --precision fast once)"
+    report = found[0]
+    text = f"fast runs {report['recipe']}"
+    for candidate in report.get("candidates", ()):
+        if candidate["recipe"] == report["recipe"]:
+            text += f", {candidate['speedup']:g}× fp32 at {candidate['psnr_db']:g} dB"
+    return f"{text} (judged on {report.get('samples', '?')} photo crops)"
+
+
 def _tensor_lines(model: ModelFile) -> list[str]:
     return [
         *(f"onnx input:  {_shape(tensor)}" for tensor in model.inputs),
@@ -285,6 +313,7 @@ def models_info(model_path: Path, as_json: bool) -> None:
         return
     click.echo(f"{model.path} ({size_text(model.size_bytes)})")
     lines = _info_lines(model.info)
-    lines.insert(lines.index("provenance:"), _statistics_line(model.path))
+    at = lines.index("provenance:")
+    lines[at:at] = [_statistics_line(model.path), *_measured_lines(model.path)]
     for line in [*lines, *_tensor_lines(model)]:
         click.echo(line)

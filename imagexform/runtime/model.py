@@ -21,16 +21,19 @@ from imagexform.modelinfo import IMAGE_INPUT, OUTPUT, ModelInfo
 from imagexform.runtime import memory, processing, tiling
 from imagexform.runtime.adjustments import Adjustments
 from imagexform.runtime.adjustments import apply as apply_adjustments
+from imagexform.runtime.engines import EngineChoice, choose
 from imagexform.runtime.modelfile import TensorDescription, inspect_model
 from imagexform.runtime.norm_stats import ImageStatistics, ImageWide, read_image_wide
 from imagexform.runtime.session import (
     CPU,
+    ON_HOST,
     ORT_ERRORS,
     OutOfMemoryError,
     create_session,
     is_out_of_memory,
     ort_message,
 )
+from imagexform.runtime.tuning import SessionTuning, tuned
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ ConditionValues = Mapping[str, float | Sequence[float]]
 # Edge lengths tried, in order, to find the scale of a model without metadata; 256 serves
 # U-Nets that only accept multiples of 256.
 _PROBE_SIZES = (64, 256)
-PRECISIONS = ("fp32", "fast")
+PRECISIONS = ("auto", "fp32", "fast")
 # Blend width between tiles when the file records its receptive field: tiles then drop the
 # field's width at each border and cross-fade over this many pixels.
 RECEPTIVE_RAMP = 16
@@ -68,6 +71,10 @@ class RuntimeModel:
         self.path = path
         self.precision = "fp32"
         self.precision_report: dict[str, object] | None = None
+        # Measured session settings (see imagexform.runtime.tuning); None off the CPU.
+        self.session_tuning: SessionTuning | None = None
+        # Measured ONNX Runtime against OpenVINO (imagexform.runtime.engines); None unmeasured.
+        self.engine_choice: EngineChoice | None = None
         self._image = image_input
         self._output = output
         self._conditions = dict(conditions)
@@ -266,7 +273,7 @@ class RuntimeModel:
         io = self.info.io
         if self.info.tile.tile_size > 0:
             return self._round_tile(self.info.tile.tile_size)
-        if self.provider != CPU:
+        if self.provider not in ON_HOST:
             return self._round_tile(memory.GPU_TILE)
         return memory.auto_tile_size(
             height,
@@ -523,10 +530,14 @@ def load_model(
 
     Models exported by imagexform describe themselves; any other image-to-image ONNX model
     runs with defaults (value range 0..1, scale measured on a probe image) that the keyword
-    arguments override. ``precision="fast"`` runs an int8 version on the CPU when one is at
-    least 40 dB PSNR from the fp32 output and faster; preparing it needs the ``onnx`` package,
-    sample images (``calibration``) the first time, and is cached per model file (see
-    :mod:`imagexform.runtime.quantize`).
+    arguments override. ``precision="fast"`` runs a bf16 (OpenVINO) or int8 version on the CPU
+    when one is at least 40 dB PSNR from the fp32 output on the ``calibration`` images and
+    faster; it is prepared the first time (int8 needs the ``onnx`` package) and cached per model
+    file and machine (see :mod:`imagexform.runtime.quantize`); ``"auto"`` uses such a verdict
+    when one was prepared before, else fp32. An fp32 model on the CPU runs with session settings
+    measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine); with
+    ``device="auto"`` on a CPU it runs on OpenVINO where that is installed and measured faster
+    (:mod:`imagexform.runtime.engines`); ``device="openvino"`` always does.
     """
     path = Path(path)
     if precision not in PRECISIONS:
@@ -557,11 +568,29 @@ def load_model(
     model.image_wide = read_image_wide(path.read_bytes())
     if foreign and scale is None:
         model.info = _probe_scale(model)
-    if precision == "fast":
+    return _fastest(model, device, threads, precision, calibration)
+
+
+def _fastest(
+    model: RuntimeModel,
+    device: str,
+    threads: int,
+    precision: str,
+    calibration: Sequence[np.ndarray] | None,
+) -> RuntimeModel:
+    """``model`` as it runs fastest within ``precision``: a fast (bf16/int8) version where one
+    is asked for or was prepared, else on the measured engine and session settings."""
+    if precision != "fp32":
         from imagexform.runtime.quantize import fast_model
 
-        return fast_model(model, calibration, threads)
-    return model
+        cached_only = precision == "auto"
+        fast = fast_model(model, calibration, threads, cached_only=cached_only)
+        if fast is not model:
+            return fast
+    if model.provider != CPU:
+        return model
+    chosen = choose(model, threads) if device == "auto" else model
+    return tuned(model, threads) if chosen is model else chosen
 
 
 def _feedable(name: str, tensors: Sequence[TensorDescription]) -> dict[str, TensorDescription]:

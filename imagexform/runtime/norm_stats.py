@@ -154,7 +154,9 @@ class ImageStatistics:
             for k, i in enumerate(indices)
         ]
         options = session.get_session_options()
-        providers = session.get_providers()
+        # ONNX Runtime's providers only: beside an OpenVINO engine the helpers run on its CPU.
+        providers = [p for p in session.get_providers() if p in ort.get_available_providers()]
+        providers = providers or ["CPUExecutionProvider"]
         self.statistics = ort.InferenceSession(
             _statistics_model(graph, self.norms), options, providers=providers
         )

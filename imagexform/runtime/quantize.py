@@ -1,5 +1,5 @@
-"""Int8 quantisation behind the ``fast`` precision: an int8 copy of the model, used only where
-it is faster and close.
+"""The ``fast`` precision: bf16 on OpenVINO or an int8 copy of the model, used only where it is
+faster and close; ``auto`` uses what ``fast`` chose before.
 
 Measured on the 2-core development CPU (AMD EPYC, AVX-512 with VNNI and BF16, no AMX), ONNX
 Runtime 1.31, with ``benchmarks/runtime_precision.py`` on briefly trained networks,
@@ -14,20 +14,22 @@ against fp32, worst photo):
   convolutions have no int8 kernel) and nothing (1.1×) with every operator.
 - fp16: a 3×3 convolution runs at the same speed as in fp32 (ONNX Runtime's x86 CPU kernels
   gain nothing from it), so no fp16 path. bf16 fast math is an ARM-only session option.
+- bf16 through OpenVINO (:mod:`imagexform.runtime.openvino_engine`), where the CPU has bf16
+  instructions: RRDBNet ×4 2.2× ONNX Runtime fp32 (issue 23); no calibration, but its drift
+  differs per network (ResNet-9 outputs moved 0.07 in tanh range), so it is judged like int8.
 
-No recipe suits every network, so preparing a model quantises it both ways, measures each
+No recipe suits every network, so preparing a model tries each (int8 both ways), measures each
 against the fp32 model on crops of the user's own sample images, and keeps the fastest that
 stays above :data:`MIN_PSNR` and is clearly faster (among those about as fast, the closest to
-fp32); otherwise fp32. The verdict and the int8 file are cached by the model's sha256, so this
-happens once per model. Quantisation needs the ``onnx`` package, which the inference install
+fp32); otherwise fp32. The verdict and the int8 file are cached by the model's sha256 and the
+machine (:func:`imagexform.runtime.cache.machine_key`), so this happens once per model and
+machine. Quantisation needs the ``onnx`` package, which the inference install
 does not otherwise need.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -42,18 +44,22 @@ import onnxruntime as ort
 
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
-from imagexform.runtime import processing
-from imagexform.runtime.session import CPU, create_session, session_options
+from imagexform.runtime import openvino_engine, processing
+from imagexform.runtime.cache import cache_dir, file_sha256, machine_key, read_record, write_record
+from imagexform.runtime.engines import on_openvino
+from imagexform.runtime.session import CPU, ON_HOST, create_session, session_options
 
 if TYPE_CHECKING:
     from imagexform.runtime.model import RuntimeModel
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "IMAGEXFORM_CACHE_DIR"
-RECIPE_VERSION = 1
+# 2: records are per machine and bf16 on OpenVINO is a candidate.
+RECIPE_VERSION = 2
 # Operator types each recipe quantises; None is every type ONNX Runtime can quantise.
 RECIPES: dict[str, list[str] | None] = {"int8-qdq-all": None, "int8-qdq-conv": ["Conv"]}
+# bfloat16 compiled by OpenVINO (AMX or AVX512-BF16 kernels); no file to keep.
+BF16 = "bf16-openvino"
 MIN_PSNR = 40.0
 MIN_SPEEDUP = 1.15
 SPEED_TOLERANCE = 1.1
@@ -61,40 +67,68 @@ MAX_SAMPLES = 8
 _ROUNDS = 3
 
 
-def cache_dir() -> Path:
-    """Where int8 models are kept: ``$IMAGEXFORM_CACHE_DIR`` or the user's cache folder."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("imagexform"))
-
-
 def fast_model(
-    model: RuntimeModel, calibration: Sequence[np.ndarray] | None, threads: int
+    model: RuntimeModel,
+    calibration: Sequence[np.ndarray] | None,
+    threads: int,
+    *,
+    cached_only: bool = False,
 ) -> RuntimeModel:
-    """``model`` running its int8 version where preparation found one worth it, else itself."""
-    if model.provider != CPU:
-        log.warning(
-            "%s: precision 'fast' is int8 on the CPU; running fp32 on %s",
-            model.name,
-            model.provider,
-        )
+    """``model`` at the reduced precision preparation found worth it, else itself.
+    ``cached_only`` (precision ``auto``) uses a verdict prepared before and never prepares."""
+    if model.provider not in ON_HOST:
+        if not cached_only:
+            log.warning(
+                "%s: precision 'fast' is for the CPU; running fp32 on %s",
+                model.name,
+                model.provider,
+            )
         return model
-    report, quantized = prepare(model, calibration)
-    if quantized is None:
-        log.warning(
-            "%s: no int8 version is both faster and within %g dB; running fp32",
-            model.name,
-            MIN_PSNR,
-        )
+    if cached_only:
+        found = cached_verdict(model.path)
+        if found is None:
+            return model
+        report, quantized = found
+    else:
+        report, quantized = prepare(model, calibration)
+    recipe = report["recipe"]
+    if recipe == "fp32":
+        if not cached_only:
+            log.warning(
+                "%s: no reduced precision is both faster and within %g dB; running fp32",
+                model.name,
+                MIN_PSNR,
+            )
         return model
-    fast = copy.copy(model)
-    fast.session = create_session(quantized, "cpu", threads)
-    fast.precision = report["recipe"]
+    if recipe == BF16:
+        fast = on_openvino(model, threads, "bf16")
+    else:
+        fast = copy.copy(model)
+        fast.session = create_session(quantized, "cpu", threads)  # type: ignore[arg-type]
+        fast.session_tuning = None
+    fast.precision = recipe
     fast.precision_report = report
     return fast
+
+
+def _record_path(folder: Path, digest: str) -> Path:
+    return folder / f"{digest}.{machine_key()}.v{RECIPE_VERSION}.json"
+
+
+def cached_verdict(
+    model_path: Path, directory: Path | None = None
+) -> tuple[dict[str, Any], Path | None] | None:
+    """The verdict prepared before for the model file on this machine and its int8 file (None
+    for fp32 and bf16); None when there is none or its int8 file is gone."""
+    folder = directory or cache_dir() / "int8"
+    digest = file_sha256(model_path)
+    cached = _read_record(_record_path(folder, digest))
+    if cached is None:
+        return None
+    if cached["recipe"] in ("fp32", BF16):
+        return cached, None
+    quantized = folder / f"{digest}.{cached['recipe']}.onnx"
+    return (cached, quantized) if quantized.is_file() else None
 
 
 def prepare(
@@ -105,24 +139,19 @@ def prepare(
     min_psnr: float = MIN_PSNR,
     min_speedup: float = MIN_SPEEDUP,
 ) -> tuple[dict[str, Any], Path | None]:
-    """The cached verdict for ``model`` and its int8 file (None when fp32 won), preparing them
-    from ``calibration`` images the first time."""
-    folder = directory or cache_dir() / "int8"
-    digest = _sha256(model.path)
-    record_path = folder / f"{digest}.v{RECIPE_VERSION}.json"
-    cached = _read_record(record_path)
-    if cached is not None:
-        quantized = folder / f"{digest}.{cached['recipe']}.onnx"
-        if cached["recipe"] == "fp32":
-            return cached, None
-        if quantized.is_file():
-            return cached, quantized
+    """The cached verdict for ``model`` and its int8 file (None for fp32 and bf16), preparing
+    them from ``calibration`` images the first time."""
+    found = cached_verdict(model.path, directory)
+    if found is not None:
+        return found
     if not calibration:
         raise UserError(
             f"{model.name}: precision 'fast' needs sample images the first time, to calibrate "
-            "and check the int8 model"
+            "and check the reduced-precision model"
         )
+    folder = directory or cache_dir() / "int8"
     folder.mkdir(parents=True, exist_ok=True)
+    digest = file_sha256(model.path)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".prepare-") as work:
         candidates, samples = _candidates(model, calibration, Path(work))
         best = _best(candidates, min_psnr, min_speedup)
@@ -133,10 +162,10 @@ def prepare(
             "onnxruntime": ort.__version__,
         }
         quantized = None
-        if best is not None:
+        if best is not None and best["recipe"] in RECIPES:
             quantized = folder / f"{digest}.{best['recipe']}.onnx"
             os.replace(Path(work) / f"{best['recipe']}.onnx", quantized)
-        _write_record(record_path, report)
+        write_record(_record_path(folder, digest), report)
     log.info("%s: precision verdict %s", model.name, report)
     return report, quantized
 
@@ -149,9 +178,9 @@ def _candidates(
     quantization = _quantization_modules(model.name)
     calibrate, evaluate = _sample_batches(model, calibration)
     reference = [model.run(batch) for batch in evaluate]
+    candidates = _bf16_candidates(model, evaluate, reference)
     prepared = work / "prepared.onnx"
     quantization.quant_pre_process(str(model.path), str(prepared), skip_symbolic_shape=True)
-    candidates = []
     for recipe, op_types in RECIPES.items():
         target = work / f"{recipe}.onnx"
         quantize(prepared, target, [model.feeds(batch) for batch in calibrate], op_types)
@@ -165,6 +194,23 @@ def _candidates(
             }
         )
     return candidates, len(evaluate)
+
+
+def _bf16_candidates(
+    model: RuntimeModel, evaluate: list[np.ndarray], reference: list[np.ndarray]
+) -> list[dict[str, Any]]:
+    """bf16 on OpenVINO, measured like the int8 recipes, where OpenVINO is installed and the
+    CPU has bf16 instructions (else OpenVINO would emulate it, slower than fp32)."""
+    if not (openvino_engine.available() and openvino_engine.has_bf16()):
+        return []
+    candidate = on_openvino(model, 0, "bf16")
+    return [
+        {
+            "recipe": BF16,
+            "psnr_db": _psnr(candidate, evaluate, reference),
+            "speedup": _speedup(model, candidate, evaluate[0]),
+        }
+    ]
 
 
 def _best(
@@ -282,29 +328,13 @@ def _speedup(base: RuntimeModel, candidate: RuntimeModel, batch: np.ndarray) -> 
     return round(min(times[0]) / min(times[1]), 2)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    valid = isinstance(record, Mapping) and isinstance(record.get("recipe"), str)
+    record = read_record(path)
+    valid = record is not None and isinstance(record.get("recipe"), str)
     if not valid or record.get("onnxruntime") != ort.__version__:
         return None
+    if record["recipe"] == BF16:
+        return record if openvino_engine.available() else None
     if record["recipe"] != "fp32" and record["recipe"] not in RECIPES:
         return None
-    return dict(record)
-
-
-def _write_record(path: Path, record: Mapping[str, Any]) -> None:
-    """Written under a temporary name and renamed, so a reader never sees half a record."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temp, path)
+    return record

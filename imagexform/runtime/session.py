@@ -17,9 +17,13 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from imagexform.errors import UserError
 from imagexform.io.images import display_path
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "openvino")
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
+# What an OpenVINO engine session reports as its provider (imagexform.runtime.openvino_engine).
+OPENVINO = "OpenVINO CPU"
+# Providers that run in host memory, where tiles are sized from free RAM.
+ON_HOST = (CPU, OPENVINO)
 
 # Every exception type the ONNX Runtime bindings raise; none derives from a common base.
 ORT_ERRORS: tuple[type[Exception], ...] = tuple(
@@ -56,7 +60,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions:
+def session_options(
+    threads: int, log_level: int = _QUIET, *, flush_denormals: bool = False
+) -> ort.SessionOptions:
     """Options chosen by measurement on the 2-core development machine (see
     ``benchmarks/runtime_precision.py``): full graph optimisation (NCHWc kernels) ran RRDBNet
     1.6× faster than the basic or extended level; worker threads that spin while waiting made
@@ -64,7 +70,8 @@ def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions
     memory pattern (on by default) plans one block per input shape on top of what the arena
     already holds from the first run, doubling peak memory from the second tile on (RRDBNet
     ×4 on 432² tiles: 4.2 instead of 2.2 GiB) for no measurable speed; the arena itself stays,
-    since without it RRDBNet ran 20% slower."""
+    since without it RRDBNet ran 20% slower. Flushing denormals to zero is decided per model
+    by measurement (:mod:`imagexform.runtime.tuning`)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_mem_pattern = False
@@ -72,11 +79,22 @@ def session_options(threads: int, log_level: int = _QUIET) -> ort.SessionOptions
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
+    if flush_denormals:
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
     return options
 
 
-def create_session(path: Path, device: str, threads: int) -> ort.InferenceSession:
-    """A session on the provider ``device`` asks for; ``auto`` prefers CUDA when it works.
+def create_session(
+    path: Path, device: str, threads: int, *, flush_denormals: bool = False
+) -> ort.InferenceSession:
+    """A session on the provider ``device`` asks for; ``auto`` prefers CUDA when it works,
+    ``openvino`` is the OpenVINO engine (:mod:`imagexform.runtime.openvino_engine`), which
+    offers the calls of a session that the runtime makes.
+
+    ``flush_denormals`` is only safe after a session without it exists in the process: ONNX
+    Runtime applies the *first* session's setting to the creating thread for good (numpy on
+    that thread included), so the flag then reaches only the session's own worker threads.
+    :func:`imagexform.runtime.load_model` always opens the plain session first.
 
     onnxruntime-gpu lists CUDA as available even on a machine without a GPU or CUDA libraries
     and then silently runs on the CPU, so only the providers of a created session tell.
@@ -86,8 +104,13 @@ def create_session(path: Path, device: str, threads: int) -> ort.InferenceSessio
     if threads < 0:
         raise UserError(f"threads must be 0 (onnxruntime's default) or more, not {threads}")
     name = display_path(path)
+    if device == "openvino":
+        from imagexform.runtime.openvino_engine import OpenVINOSession
+
+        _require_file(path)
+        return OpenVINOSession(path, threads)  # type: ignore[return-value]
     if device == "cpu":
-        return _open(path, [CPU], session_options(threads))
+        return _open(path, [CPU], session_options(threads, flush_denormals=flush_denormals))
     if CUDA not in ort.get_available_providers():
         if device == "cuda":
             raise UserError(
@@ -107,10 +130,15 @@ def create_session(path: Path, device: str, threads: int) -> ort.InferenceSessio
     return session
 
 
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        kind = "is a folder" if path.is_dir() else "file not found"
+        raise UserError(f"{display_path(path)}: {kind}")
+
+
 def _open(path: Path, providers: list[str], options: ort.SessionOptions) -> ort.InferenceSession:
     name = display_path(path)
-    if not path.is_file():
-        raise UserError(f"{name}: {'is a folder' if path.is_dir() else 'file not found'}")
+    _require_file(path)
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
     except ort_errors.InvalidProtobuf:

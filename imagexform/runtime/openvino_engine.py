@@ -1,0 +1,105 @@
+"""OpenVINO as a second inference engine, behind the same calls as an ONNX Runtime session.
+
+OpenVINO compiles the ONNX file for this CPU's instruction set (AVX-512, AMX) and, asked for
+``bf16``, runs it in bfloat16 on AMX: on the 2-core development CPU an RRDBNet ×4 ran in 2.93 s
+f32 and 1.46 s bf16 against ONNX Runtime fp32's 3.17 s. It is an optional extra (``openvino``,
+180 MB); :class:`OpenVINOSession` offers what :class:`~imagexform.runtime.RuntimeModel` calls
+on a session (``run``, ``get_providers``, ``get_session_options``), so tiling, conditions,
+adjustments, progress and cancelling work unchanged above it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from imagexform.errors import UserError
+from imagexform.io.images import display_path
+from imagexform.runtime.session import OPENVINO, session_options
+
+HINTS = {"f32": "f32", "bf16": "bf16"}
+
+
+def available() -> bool:
+    """Whether the ``openvino`` package is installed (without importing it: 0.5 s)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+@functools.cache
+def has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin reports bf16 among its optimisation capabilities (AMX or
+    AVX512-BF16 here)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVINOSession:
+    """An ONNX file compiled by OpenVINO for the CPU at ``precision`` (``f32`` or ``bf16``).
+
+    Safe to share between threads like an ONNX Runtime session: each thread gets its own
+    infer request of the one compiled model."""
+
+    def __init__(self, path: Path, threads: int, precision: str = "f32") -> None:
+        if precision not in HINTS:
+            raise UserError(f"unknown OpenVINO precision {precision!r}; use f32 or bf16")
+        if not available():
+            raise UserError(
+                f"{display_path(path)}: the OpenVINO engine needs the openvino package; "
+                "pip install 'imagexform[openvino]' or use device 'cpu'"
+            )
+        import openvino as ov
+
+        self.path = path
+        self.threads = threads
+        self.precision = precision
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": HINTS[precision],
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        try:
+            self._compiled = ov.Core().compile_model(str(path), "CPU", config)
+        except RuntimeError as exc:
+            raise UserError(
+                f"{display_path(path)}: OpenVINO cannot compile the model ({_first_line(exc)})"
+            ) from None
+        self._local = threading.local()
+
+    def get_providers(self) -> list[str]:
+        return [OPENVINO]
+
+    def get_session_options(self) -> ort.SessionOptions:
+        """Options for the ONNX Runtime sessions that run helper graphs beside this one."""
+        return session_options(self.threads)
+
+    def run(
+        self, output_names: Sequence[str] | None, feeds: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
+        """The named outputs (all when None) for ``feeds``, by graph input name."""
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        try:
+            request.infer(dict(feeds))
+        except RuntimeError as exc:
+            shape = "×".join(str(n) for n in next(iter(feeds.values())).shape[-1:-3:-1])
+            raise UserError(
+                f"{display_path(self.path)}: OpenVINO failed on a {shape} input "
+                f"({_first_line(exc)})"
+            ) from None
+        names = output_names or [port.any_name for port in self._compiled.outputs]
+        return [np.array(request.get_tensor(name).data, copy=True) for name in names]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
