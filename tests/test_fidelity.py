@@ -116,7 +116,7 @@ def test_reference_features_are_cached_by_content(domains, extractor, tmp_path):
 def test_eval_scores_each_direction_of_a_pair(domains, weights, tmp_path, monkeypatch):
     """A pair exported with --variant all: A2B turns dark into bright (inverts), so its
     outputs come close to testB; an identity B2A leaves bright images far from testA."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("IMAGEXFORM_CACHE_DIR", str(tmp_path / "cache"))
     pair = info("pair")
     pair.variant = "A2B"
     invert_model(tmp_path / "shapes-A2B.onnx", pair)
@@ -180,7 +180,7 @@ def test_bad_inputs_name_the_problem(domains, weights, extractor, tmp_path, monk
     import cleanfid.downloads_helper
 
     monkeypatch.setattr(cleanfid.downloads_helper, "inception_url", "http://127.0.0.1:9/i.pt")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "offline"))
+    monkeypatch.setenv("IMAGEXFORM_CACHE_DIR", str(tmp_path / "offline"))
     with pytest.raises(FeatureError) as raised:
         load_extractor("clean")
     message = str(raised.value)

@@ -46,9 +46,9 @@ class FeatureExtractor:
 
 def weights_cache() -> Path:
     """Where the feature weights are kept once downloaded: ``fid/`` in imagexform's cache."""
-    import platformdirs
+    from imagexform.runtime.cache import cache_dir
 
-    return Path(platformdirs.user_cache_dir("imagexform")) / "fid"
+    return cache_dir() / "fid"
 
 
 def _missing(mode: str, url: str, name: str, place: Path, reason: str) -> FeatureError:
