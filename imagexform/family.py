@@ -227,6 +227,18 @@ class Importer(ABC):
     # crashed the process on some, so it runs on them in a child process
     isolate_export: ClassVar[bool] = False
 
+    def canonical_state(self, checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The file's tensors under the names of the state dict :meth:`load` loads (torch
+        tensors or numpy arrays, untouched), or None when the file is not in a layout this
+        importer reads. Key work only, never torch: the torch-free converter matches the result
+        against weightless graph templates (``imagexform.convert``). The default takes the
+        state dict out of its container and strips wrapper prefixes; an importer that renames
+        published layouts to its own (ESRGAN's to BasicSR's) overrides it."""
+        from imagexform.convert.statedict import unwrap_state_dict
+
+        state, _ = unwrap_state_dict(checkpoint)
+        return state or None
+
     def detect(self, checkpoint: Mapping[str, Any]) -> bool:
         """Whether ``checkpoint`` looks like this importer's format, from its keys and tensor
         shapes alone. The default asks :meth:`load`, which is correct but builds networks;
@@ -249,6 +261,20 @@ class Importer(ABC):
         tell (e.g. the scale of some super-resolution files); an importer applies them to the
         config it returns and raises a UserError only when a recognised file still cannot be
         loaded without one."""
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Weightless ONNX graph templates a plugin ships, so that published checkpoints of its
+    architectures convert to ONNX without torch (``imagexform.convert``).
+
+    ``package`` is an importable package whose ``*.onnx`` files are the templates (package
+    data); ``recipes`` is ``"package.module:function"`` returning the
+    ``imagexform.export.templates.TemplateRecipe`` list that (re)makes them with torch,
+    imported only by ``python -m imagexform.export.templates``."""
+
+    package: str
+    recipes: str
 
 
 class Family(ABC):

@@ -24,7 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from imagexform.family import Family, Importer
+    from imagexform.family import Family, Importer, TemplateSet
 
 PROJECT = "imagexform"
 PLUGIN_API_VERSION = "1.0"
@@ -65,6 +65,16 @@ def imagexform_catalog_entries() -> list[dict[str, Any]]:
     generator is pix2pix's to the importer), the entry's ``family`` adopts it
     (:meth:`Family.adopt <imagexform.family.Family.adopt>`), so a model keeps the family it
     was trained as. A name already in the catalog is ignored with a warning.
+    """
+
+
+@hookspec
+def imagexform_conversion_templates() -> list[TemplateSet]:
+    """Return the weightless graph templates this plugin ships
+    (:class:`imagexform.family.TemplateSet`): published checkpoints whose architecture matches
+    one convert to ONNX on an install without torch (``imagexform models pull``,
+    ``imagexform import``). Called whenever a file is converted torch-free; the templates are
+    plain ONNX files in package data, made by ``python -m imagexform.export.templates``.
     """
 
 

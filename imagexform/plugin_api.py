@@ -27,6 +27,7 @@ from imagexform.family import (
     Imported,
     Importer,
     IOSpec,
+    TemplateSet,
     TileHints,
     TrainConfig,
     TrainStep,
@@ -35,6 +36,7 @@ from imagexform.hookspecs import PLUGIN_API_VERSION, hookimpl
 from imagexform.modelinfo import CLASSIFIER_ROLE
 
 if TYPE_CHECKING:
+    from imagexform.convert.statedict import is_tensor_dict, strip_wrappers, unwrap_state_dict
     from imagexform.data.augment import (
         augment_image,
         augment_pair,
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
         to_tensor,
     )
     from imagexform.data.samples import SampleDataset, SampleRandom
-    from imagexform.export.foreign_files import unwrap_state_dict
+    from imagexform.export.templates import TemplateRecipe
     from imagexform.imaging import imresize
     from imagexform.imaging.fit import fit
     from imagexform.io.images import (
@@ -79,7 +81,6 @@ if TYPE_CHECKING:
         init_weights,
         load_published,
         patch_instance_norm_state,
-        strip_wrappers,
     )
     from imagexform.nn.generators import build_image_generator, image_generator_size_multiple
     from imagexform.nn.resnet import N_DOWNSAMPLING
@@ -110,7 +111,8 @@ _LAZY = {
         "to_tensor",
     ),
     "imagexform.data.samples": ("SampleDataset", "SampleRandom"),
-    "imagexform.export.foreign_files": ("unwrap_state_dict",),
+    "imagexform.convert.statedict": ("is_tensor_dict", "strip_wrappers", "unwrap_state_dict"),
+    "imagexform.export.templates": ("TemplateRecipe",),
     "imagexform.imaging": ("imresize",),
     "imagexform.imaging.fit": ("fit",),
     "imagexform.io.images": (
@@ -135,7 +137,6 @@ _LAZY = {
         "init_weights",
         "load_published",
         "patch_instance_norm_state",
-        "strip_wrappers",
     ),
     "imagexform.nn.generators": ("build_image_generator", "image_generator_size_multiple"),
     "imagexform.nn.resnet": ("N_DOWNSAMPLING",),
@@ -177,6 +178,8 @@ __all__ = [
     "SampleDataset",
     "SampleRandom",
     "SkippedImageWarning",
+    "TemplateRecipe",
+    "TemplateSet",
     "TileHints",
     "TrainConfig",
     "TrainContext",
@@ -202,6 +205,7 @@ __all__ = [
     "images_in",
     "imresize",
     "init_weights",
+    "is_tensor_dict",
     "load_published",
     "mismatch_summary",
     "name_listing",

@@ -23,7 +23,7 @@ from imagexform.errors import UserError
 if TYPE_CHECKING:
     import click
 
-    from imagexform.family import Family, Importer
+    from imagexform.family import Family, Importer, TemplateSet
 
 ENTRY_POINT_GROUP = "imagexform"
 LOAD_PLUGINS_ENV = "IMAGEXFORM_LOAD_PLUGINS"
@@ -155,6 +155,12 @@ class PluginHost:
         for group in self._safe_hook("imagexform_importers"):
             found.extend(group)
         return found
+
+    def template_sets(self) -> list[TemplateSet]:
+        """Every plugin's weightless graph templates (torch-free conversion)."""
+        return [
+            item for group in self._safe_hook("imagexform_conversion_templates") for item in group
+        ]
 
     def catalog_entries(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """What each plugin adds to the model catalog, by plugin name."""

@@ -71,3 +71,11 @@ def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Verdicts the runtime measures and caches (session settings, int8 models) go to a folder
     of this test run, never the user's cache."""
     os.environ["IMAGEXFORM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def runtime_venv(tmp_path_factory: pytest.TempPathFactory):
+    """The runtime install alone (no torch) in a fresh virtual environment; built once."""
+    from runtime_venv import build_runtime_venv
+
+    return build_runtime_venv(tmp_path_factory.mktemp("runtime-venv"))

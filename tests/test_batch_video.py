@@ -290,6 +290,32 @@ def test_bitrate_and_codec_choice_reach_the_encoder(tmp_path, models):
         assert stream.codec_context.pix_fmt == "yuv444p"
 
 
+@pytest.mark.skipif("libx264" not in encoders(), reason="this PyAV build has no x264")
+def test_the_preset_reaches_x264_and_other_codecs_refuse_one(tmp_path, models):
+    """x264 writes its settings into the stream: ultrafast turns CABAC off, medium keeps it."""
+    clip = make_clip(tmp_path / "clip.mp4", 0.5, audio=False)
+    for preset in ("ultrafast", "medium"):
+        flags = ["--video-preset", preset]
+        result = invoke(clip, tmp_path / preset, "-m", models["invert"], *flags)
+        assert result.exit_code == 0, result.output
+        assert frame_times(tmp_path / preset / "clip.mp4") == frame_times(clip)
+    assert b"cabac=0" in (tmp_path / "ultrafast" / "clip.mp4").read_bytes()
+    assert b"cabac=1" in (tmp_path / "medium" / "clip.mp4").read_bytes()
+    refused = invoke(
+        clip,
+        tmp_path / "vp9",
+        "-m",
+        models["invert"],
+        "--video-codec",
+        "vp9",
+        "--video-preset",
+        "fast",
+    )
+    assert refused.exit_code == 2
+    assert "--video-preset fast: vp9 (libvpx-vp9) takes no preset" in refused.output
+    assert not (tmp_path / "vp9").exists() or not any((tmp_path / "vp9").iterdir())
+
+
 def test_segments_of_another_job_are_not_reused(tmp_path, models):
     clip = make_clip(tmp_path / "clip.mp4", 0.5)
     parts = tmp_path / "out" / ".clip.mp4.parts"

@@ -125,10 +125,10 @@ def test_pull_downloads_converts_and_installs(catalog):
 
     first = invoke("pull", "zebra")
     assert first.exit_code == 0, first.output
-    model = load_model(first.output.strip())
+    model = load_model(first.stdout.strip())
     assert model.info.family == "pix2pix" and model.info.title.startswith("zebra: ")
     again = invoke("get", "zebra")  # the former name still works, hidden from --help
-    assert again.output == first.output and "get" not in invoke("--help").output
+    assert again.stdout == first.stdout and "get" not in invoke("--help").output
     assert Files.requests == ["/g.pth"]  # the second call used the cache
     listed = {row["name"]: row for row in json.loads(invoke("list", "--json").output)}
     assert listed["zebra"]["hash"] == "pinned" and listed["zebra"]["installed"]
@@ -141,14 +141,14 @@ def test_a_model_keeps_the_family_it_was_trained_as_whichever_importer_reads_it(
     assert listed["horses"]["family"] == "cyclegan" and listed["zebra"]["family"] == "pix2pix"
     pulled = invoke("pull", "horses")
     assert pulled.exit_code == 0, pulled.output
-    info = load_model(pulled.output.strip()).info
+    info = load_model(pulled.stdout.strip()).info
     assert info.family == "cyclegan" and info.plugin == "cyclegan"
     assert info.provenance["importer"] == "junyanz"
     assert info.description.startswith("CycleGAN, one direction")
     assert "family:      cyclegan" in invoke("info", "horses").output
-    zebra = load_model(invoke("pull", "zebra").output.strip())
+    zebra = load_model(invoke("pull", "zebra").stdout.strip())
     image = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)
-    assert np.array_equal(load_model(pulled.output.strip()).run(image), zebra.run(image))
+    assert np.array_equal(load_model(pulled.stdout.strip()).run(image), zebra.run(image))
 
 
 def test_models_info_takes_installed_and_shipped_names_and_never_downloads(catalog):
@@ -191,7 +191,7 @@ def test_an_interrupted_download_resumes_with_a_range_request(catalog, tmp_path)
     resumed = invoke("pull", "zebra")
     assert resumed.exit_code == 0, resumed.output
     assert Files.ranges == [f"bytes={size // 2}-"]
-    assert load_model(resumed.output.strip()).info.family == "pix2pix"
+    assert load_model(resumed.stdout.strip()).info.family == "pix2pix"
     assert not part.exists()
 
 
@@ -247,7 +247,7 @@ def test_a_model_folder_that_cannot_be_written_keeps_the_verified_download(catal
     fixed = invoke("pull", "zebra")
     assert fixed.exit_code == 0, fixed.output
     assert Files.ranges == [f"bytes={size}-"]  # the server said 416: nothing came again
-    assert load_model(fixed.output.strip()).info.family == "pix2pix" and not part.exists()
+    assert load_model(fixed.stdout.strip()).info.family == "pix2pix" and not part.exists()
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")

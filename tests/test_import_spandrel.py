@@ -252,7 +252,7 @@ def test_half_precision_is_refused_where_spandrel_says_it_breaks(tmp_path):
 
 
 def test_the_averaged_weights_are_preferred_and_wrappers_unwrap():
-    from imagexform.export.foreign_files import unwrap_state_dict
+    from imagexform.convert.statedict import unwrap_state_dict
 
     ema, raw = {"conv.weight": torch.ones(1)}, {"conv.weight": torch.zeros(1)}
     state, entry = unwrap_state_dict({"params": raw, "params_ema": ema, "iter": 5})

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from imagexform.convert.statedict import strip_wrappers
 from imagexform.nn import (
     NLayerDiscriminator,
     PixelDiscriminator,
@@ -21,7 +22,6 @@ from imagexform.nn import (
     init_weights,
     norm_layer,
     patch_instance_norm_state,
-    strip_wrappers,
     uses_bias,
 )
 from imagexform.nn.generators import image_generator_size_multiple

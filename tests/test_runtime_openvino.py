@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from imagexform.errors import UserError
+from imagexform.io.digest import file_sha256
 from imagexform.runtime import Adjustments, load_model
-from imagexform.runtime.cache import cache_dir, file_sha256, machine_key
+from imagexform.runtime.cache import cache_dir, machine_key
 from imagexform.runtime.engines import MIN_SECONDS, ONNXRUNTIME, OPENVINO
 from imagexform.runtime.openvino_engine import available
 from imagexform.runtime.session import CPU

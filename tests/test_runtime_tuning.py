@@ -9,8 +9,9 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from imagexform.io.digest import file_sha256
 from imagexform.runtime import load_model
-from imagexform.runtime.cache import cache_dir, file_sha256, machine_key
+from imagexform.runtime.cache import cache_dir, machine_key
 from imagexform.runtime.tuning import MIN_SPEEDUP, UNCHANGED, VERSION, probe
 
 pytest.importorskip("onnx")

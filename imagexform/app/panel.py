@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from imagexform.app.library import ModelEntry, ModelLibrary
 from imagexform.app.parameters import ParameterForm
 from imagexform.architecture_text import architecture_summary
-from imagexform.catalog.store import pins
+from imagexform.catalog.store import Entry, pins
+from imagexform.convert.conversion import TRAIN_EXTRA, torch_installed
 from imagexform.errors import UserError
 from imagexform.runtime import DEVICES
 from imagexform.runtime.modelfile import ModelFile
@@ -159,7 +160,8 @@ class ModelPanel(QWidget):
             self.details.setText(
                 f"<b>{html.escape(catalog.name)}</b> ({html.escape(catalog.family)})<br>"
                 f"{html.escape(catalog.task)}<br>License: {html.escape(catalog.license or '?')}"
-                f" · {html.escape(download)}<br><small>{html.escape(catalog.citation)}</small>"
+                f" · {html.escape(download)}<br>{html.escape(_conversion(catalog))}"
+                f"<br><small>{html.escape(catalog.citation)}</small>"
             )
         else:
             assert entry.path is not None
@@ -230,6 +232,16 @@ def described_images(described: ModelFile) -> bool:
     """Whether a model answers with images (a classifier answers with numbers)."""
     output = described.outputs[0] if described.outputs else None
     return output is None or len(output.shape) == 4
+
+
+def _conversion(entry: Entry) -> str:
+    """How the download becomes a model here: which tells a runtime-only user up front that
+    an architecture without a template needs the training extra."""
+    if entry.template:
+        return "converts in seconds, without torch"
+    if torch_installed():
+        return "converts with torch (about a minute)"
+    return f"converting it needs the training extra: {TRAIN_EXTRA}"
 
 
 def _pinned_size(name: str) -> int:

@@ -28,15 +28,6 @@ RECORDED = "done (completion record)"
 _CHUNK = 1 << 20
 
 
-def file_sha256(path: Path) -> str:
-    """The model file's digest: a retrained model under the same name is another model."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def records_folder(output_root: Path, model_sha256: str) -> Path:
     return output_root / RECORDS / model_sha256
 

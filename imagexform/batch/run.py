@@ -24,7 +24,7 @@ import numpy as np
 
 from imagexform.batch.conditions import build_conditions
 from imagexform.batch.discover import Discovery, Source, discover, input_root, is_glob
-from imagexform.batch.manifest import file_sha256, mark_recorded, records_folder
+from imagexform.batch.manifest import mark_recorded, records_folder
 from imagexform.batch.pipeline import Settings, Stats, Task
 from imagexform.batch.plan import Planned, check_template, parse_shard, plan
 from imagexform.batch.progress import progress
@@ -47,6 +47,7 @@ from imagexform.batch.video import (
     video_suffix,
 )
 from imagexform.errors import UserError
+from imagexform.io.digest import file_sha256
 from imagexform.io.images import display_path, is_temp_name, read_file_bytes, write_bytes_atomic
 from imagexform.io.video import check_spec
 from imagexform.runtime.adjustments import Adjustments

@@ -96,6 +96,7 @@ def video_settings(
     crf: int | None = None,
     video_bitrate: str | None = None,
     pix_fmt: str | None = None,
+    video_preset: str | None = None,
     frames: str | None = None,
     temporal_smoothing: float = 0.0,
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
@@ -103,7 +104,7 @@ def video_settings(
     """The command line's video options as settings (see batch/video_options.py)."""
     if crf is not None and video_bitrate is not None:
         raise UserError("--crf and --video-bitrate: give one or the other")
-    encode = EncodeSpec(video_codec, crf, parse_bitrate(video_bitrate), pix_fmt)
+    encode = EncodeSpec(video_codec, crf, parse_bitrate(video_bitrate), pix_fmt, video_preset)
     return VideoSettings(
         encode=encode,
         frames=parse_frames(frames) if frames else None,

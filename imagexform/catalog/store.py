@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -21,6 +20,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from imagexform.catalog.download import check_url, download, exclusive
+from imagexform.convert.conversion import (
+    TRAIN_EXTRA,
+    convert_checkpoint,
+    torch_installed,
+)
 from imagexform.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,9 @@ class Entry:
     size: int = 0  # bytes, when the publisher states it
     sha256: str = ""  # when the publisher states it
     set: dict[str, str] = field(default_factory=dict)  # importer settings (--set)
+    # the graph template that converts the file without torch (imagexform.convert); empty
+    # when its architecture has none and converting needs the training extra
+    template: str = ""
     plugin: str = ""  # the plugin that added the entry; empty for the shipped catalog
 
     @property
@@ -208,10 +215,10 @@ def fetch(
     target = onnx_path(entry)
     if target.is_file():
         return target
-    if importlib.util.find_spec("torch") is None:  # before a download that could not be used
+    if not entry.template and not torch_installed():  # before a download it could not use
         raise UserError(
-            f"{entry.name}: converting a published checkpoint needs torch; "
-            "pip install 'imagexform[train]' (once converted, the model runs without it)"
+            f"{entry.name}: no graph template converts this architecture without torch; "
+            f"{TRAIN_EXTRA} (once converted, the model runs without it)"
         )
     if file is None:
         if entry.manual:
@@ -356,8 +363,6 @@ def _convert(
     names ``source`` (the URL or the user's file), not the scratch copy it read, which is
     gone by the time anyone reads the message.
     """
-    from imagexform.export.sources import import_foreign
-
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
@@ -374,13 +379,7 @@ def _convert(
             shutil.copyfileobj(stream, out, 1 << 20)
         export = work / target.name
         try:
-            import_foreign(
-                checkpoint,
-                export,
-                overrides=entry.set,
-                title=f"{entry.name}: {entry.task}",
-                family_name=entry.family,
-            )
+            _converted(entry, checkpoint, export)
         except UserError as exc:
             problem = str(exc).replace(str(checkpoint), source)
             raise _ImportFailed(f"{entry.name}: {problem}") from None
@@ -392,6 +391,29 @@ def _convert(
         raise UserError(f"{where}: cannot write the model ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _converted(entry: Entry, checkpoint: Path, export: Path) -> None:
+    """Convert through the entry's graph template (seconds, no torch); when the file does
+    not fit it and torch is installed, through the torch import instead."""
+    title = f"{entry.name}: {entry.task}"
+    if entry.template:
+        try:
+            convert_checkpoint(
+                checkpoint,
+                export,
+                overrides=entry.set,
+                title=title,
+                family_name=entry.family,
+                template_name=entry.template,
+            )
+            return
+        except UserError:  # the torch import reads more (any importer, any --set)
+            if not torch_installed():
+                raise
+    from imagexform.export.sources import import_foreign
+
+    import_foreign(checkpoint, export, overrides=entry.set, title=title, family_name=entry.family)
 
 
 @contextmanager

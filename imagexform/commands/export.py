@@ -180,6 +180,16 @@ def export_command(
     help="auto: torch's dynamo exporter (in a child process), then the TorchScript exporter "
     "if it fails; the parity check gates either.",
 )
+@click.option(
+    "--via",
+    type=click.Choice(["auto", "template", "torch"]),
+    default="auto",
+    show_default=True,
+    help="template: fill a shipped graph template (seconds, no torch needed; the published "
+    "RRDBNet, Compact, junyanz, TransformerNet and StarGAN configurations); torch: rebuild "
+    "the network and export it (any architecture spandrel or an importer knows); auto: the "
+    "template when one fits and no torch-only option is given, else torch.",
+)
 def import_command(
     foreign: Path,
     output: Path | None,
@@ -191,6 +201,7 @@ def import_command(
     explain: bool,
     importer: str | None,
     exporter: str,
+    via: str,
 ) -> None:
     """Convert a published checkpoint (.pth, .pt, .ckpt or .safetensors) to an imagexform
     ONNX model.
@@ -200,6 +211,22 @@ def import_command(
     any pickled code.
     """
     from imagexform.config import parse_assignments
+    from imagexform.convert.conversion import torch_installed
+
+    overrides = parse_assignments(assignments)
+    torch_only = fp16 or tolerance is not None or explain or importer or exporter != "auto"
+    if via == "template" or (via == "auto" and not torch_only):
+        try:
+            _convert_without_torch(foreign, output, overrides, title, family_name)
+            return
+        except UserError:  # the torch import reads more (any importer, any --set)
+            if via == "template" or not torch_installed():
+                raise
+    elif not torch_installed():
+        raise UserError(
+            f"{foreign}: --via torch and --fp16/--tolerance/--explain/--importer/--exporter "
+            "need the training extra (pip install 'imagexform[train]')"
+        )
     from imagexform.export.importing import describe_choice, explain_import, import_foreign
 
     if explain:
@@ -214,7 +241,7 @@ def import_command(
         output,
         fp16=fp16,
         tolerance=tolerance,
-        overrides=parse_assignments(assignments),
+        overrides=overrides,
         title=title,
         family_name=family_name,
         only=importer,
@@ -227,3 +254,28 @@ def import_command(
         click.echo(f"note: {failure}")
     click.echo(f"exported with torch's {report.exporter} exporter")
     _print_report(report)
+
+
+def _convert_without_torch(
+    foreign: Path,
+    output: Path | None,
+    overrides: dict[str, str],
+    title: str | None,
+    family_name: str | None,
+) -> None:
+    from imagexform.convert.conversion import convert_checkpoint
+
+    if output is None:
+        raise UserError("import needs -o/--output MODEL.onnx (or --explain alone)")
+    report = convert_checkpoint(
+        foreign, output, overrides=overrides, title=title, family_name=family_name
+    )
+    click.echo(f"recognised by importer {report.importer}: {report.info.description}")
+    click.echo(
+        f"converted without torch through graph template {report.template} "
+        f"in {report.seconds:.1f} s"
+    )
+    click.echo(
+        f"wrote {report.path} ({size_text(report.size_bytes)}, {report.info.precision}): "
+        f"{report.info.title}"
+    )

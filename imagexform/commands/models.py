@@ -142,15 +142,28 @@ def pull_command(
     An interrupted download resumes where it stopped when the command runs again.
     """
     from imagexform.catalog.resolve import terminal_progress
-    from imagexform.catalog.store import fetch
+    from imagexform.catalog.store import fetch, find, onnx_path
 
+    installed = onnx_path(find(name)).is_file()
     with terminal_progress(name) as progress:
         path = fetch(name, progress, local_file, keep_checkpoint=keep_checkpoint)
+    if not installed:
+        click.echo(_conversion_route(path), err=True)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, output)
         path = output
     click.echo(str(path))
+
+
+def _conversion_route(path: Path) -> str:
+    """Which way the checkpoint became a model, from the provenance the model records."""
+    from imagexform.runtime.modelfile import read_model_info
+
+    provenance = read_model_info(path).provenance
+    if provenance.get("converter") == "template":
+        return f"converted without torch through graph template {provenance.get('template')}"
+    return f"converted with torch ({provenance.get('exporter', 'unknown')} exporter)"
 
 
 models_group.add_command(

@@ -56,6 +56,11 @@ from imagexform.export.parity import (
 from imagexform.modelinfo import METADATA_KEY, OUTPUT, ModelInfo
 
 EXPORTERS = ("dynamo", "torchscript")
+# The dynamo exporter without its graph optimiser: every initializer is a tensor of the
+# module as it is, so a weightless template of the graph can be filled from a checkpoint
+# (imagexform.export.templates). onnxruntime fuses the same patterns when it loads the file.
+TEMPLATE_EXPORTER = "dynamo-unfolded"
+_DYNAMO = ("dynamo", TEMPLATE_EXPORTER)
 TORCHSCRIPT_OPSET = 17  # the legacy exporter's best-tested opset; onnxruntime reads it
 DYNAMO_TIMEOUT_S = 900
 
@@ -109,12 +114,15 @@ def _torchscript(module: nn.Module, info: ModelInfo, destination: Path, fp16: bo
         raise ExportError(first_line(exc)) from None
 
 
-def _dynamo_in_child(rebuild: Rebuild, info: ModelInfo, destination: Path, fp16: bool) -> None:
+def _dynamo_in_child(
+    rebuild: Rebuild, info: ModelInfo, destination: Path, fp16: bool, optimize: bool
+) -> None:
     request = {
         "rebuild": dataclasses.asdict(rebuild),
         "info": info.to_json(),
         "destination": str(destination),
         "fp16": fp16,
+        "optimize": optimize,
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
@@ -149,8 +157,10 @@ def check_sizes(exporter: str, multiple: int) -> list[tuple[int, int, int]]:
     return sizes
 
 
-def _dynamo_here(module: nn.Module, info: ModelInfo, destination: Path, fp16: bool) -> None:
-    program = trace_module(_contract(module, fp16), info, _example_size(info))
+def _dynamo_here(
+    module: nn.Module, info: ModelInfo, destination: Path, fp16: bool, optimize: bool
+) -> None:
+    program = trace_module(_contract(module, fp16), info, _example_size(info), optimize=optimize)
     program.save(str(destination), external_data=False)
 
 
@@ -195,10 +205,11 @@ def _attempt(
     info = dataclasses.replace(info, provenance={**info.provenance, "exporter": exporter})
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
-        if exporter == "dynamo" and rebuild is not None:
-            _dynamo_in_child(rebuild, info, temporary, fp16)
-        elif exporter == "dynamo":
-            _dynamo_here(module, info, temporary, fp16)
+        optimize = exporter != TEMPLATE_EXPORTER
+        if exporter in _DYNAMO and rebuild is not None:
+            _dynamo_in_child(rebuild, info, temporary, fp16, optimize)
+        elif exporter in _DYNAMO:
+            _dynamo_here(module, info, temporary, fp16, optimize)
         else:
             _torchscript(module, info, temporary, fp16)
         opset = _stamp(temporary, info)
@@ -269,7 +280,8 @@ def _child(request: Mapping[str, object]) -> None:
 
     info = ModelInfo.from_json(str(request["info"]))
     module = rebuild_module(Rebuild(**request["rebuild"]))  # type: ignore[arg-type]
-    program = trace_module(_contract(module, bool(request["fp16"])), info, _example_size(info))
+    contract = _contract(module, bool(request["fp16"]))
+    program = trace_module(contract, info, _example_size(info), optimize=bool(request["optimize"]))
     program.save(str(request["destination"]), external_data=False)
 
 

@@ -9,13 +9,13 @@ header's offsets do not cover the data, is refused in one line before any tensor
 Training tools wrap the weights: BasicSR under ``params_ema`` (the averaged generator, which
 its releases and inference use) or ``params``, Lightning and many others under
 ``state_dict`` or ``model``, DataParallel/DDP with a ``module.`` prefix on every key.
-:func:`unwrap_state_dict` finds the tensors inside the way spandrel does.
+:func:`unwrap_state_dict` (torch-free, in :mod:`imagexform.convert.statedict`) finds the
+tensors inside the way spandrel does.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ from imagexform.errors import UserError
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 SAFETENSORS_SUFFIX = ".safetensors"
-# Containers a state dict is found under, most preferred first.
-CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "network")
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
@@ -66,31 +64,3 @@ def _read_pickle(path: Path) -> Any:
             f"{path}: not a PyTorch checkpoint that loads without executing code "
             f"({type(exc).__name__})"
         ) from None
-
-
-def _is_tensor_dict(value: object) -> bool:
-    from torch import Tensor
-
-    return (
-        isinstance(value, Mapping)
-        and bool(value)
-        and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items())
-    )
-
-
-def unwrap_state_dict(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """The state dict inside ``checkpoint`` and the container entry it came from ("" when
-    the file is a bare state dict), with every-key ``module.``/``_orig_mod.`` prefixes
-    removed. Containers nest (Lightning's ``state_dict`` inside a training checkpoint), so
-    the search repeats; a mapping with no tensors at all comes back empty."""
-    entries = []
-    current: Mapping[str, Any] = checkpoint
-    while not _is_tensor_dict(current):
-        entry = next((k for k in CONTAINER_KEYS if isinstance(current.get(k), Mapping)), None)
-        if entry is None:
-            return {}, ".".join(entries)
-        entries.append(entry)
-        current = current[entry]
-    from imagexform.nn import strip_wrappers
-
-    return strip_wrappers(current), ".".join(entries)

@@ -23,9 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from imagexform.convert.statedict import unwrap_state_dict
 from imagexform.errors import UserError
 from imagexform.export.exporters import EXPORTERS, Rebuild, export_with_fallback
-from imagexform.export.foreign_files import read_foreign, unwrap_state_dict
+from imagexform.export.foreign_files import read_foreign
 from imagexform.export.onnx_export import ExportReport, check_destination
 from imagexform.export.parity import base_edge, example_inputs
 from imagexform.export.shareable import shareable_config
@@ -167,7 +168,8 @@ def adopted(
 def _model_info(
     path: Path, importer: Importer, imported: Imported, plugin_host: PluginHost, title: str | None
 ) -> tuple[nn.Module, ModelInfo]:
-    from imagexform.export.sources import _export_versions, file_sha256
+    from imagexform.export.sources import _export_versions
+    from imagexform.io.digest import file_sha256
 
     family = plugin_host.family(imported.family)
     owner = plugin_host.records[plugin_host.family_owner(family.name)]

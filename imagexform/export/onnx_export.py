@@ -125,8 +125,11 @@ def first_line(exc: BaseException) -> str:
 
 
 def trace_module(
-    contract: nn.Module, info: ModelInfo, example_size: tuple[int, int]
+    contract: nn.Module, info: ModelInfo, example_size: tuple[int, int], *, optimize: bool = True
 ) -> ONNXProgram:
+    """The dynamo exporter's program. ``optimize=False`` keeps every weight as the tensor the
+    module holds (no batch norm folded into its convolution), which graph templates need: a
+    template's initializers are filled with a checkpoint's tensors as they are."""
     size = (2, *example_size)
     inputs = example_inputs(info, size, torch.Generator().manual_seed(0))
     try:
@@ -142,6 +145,7 @@ def trace_module(
                 dynamo=True,
                 external_data=False,
                 dynamic_shapes=_dynamic_shapes(info),
+                optimize=optimize,
                 verbose=False,
             )
     except Exception as exc:

@@ -9,7 +9,6 @@ wild back to the exact weights it was made from.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -24,18 +23,11 @@ from imagexform.export.onnx_export import ExportReport, check_destination, expor
 from imagexform.export.parity import base_edge
 from imagexform.export.shareable import Provenance, shareable_config, shareable_provenance
 from imagexform.family import IOSpec
+from imagexform.io.digest import file_sha256
 from imagexform.modelinfo import ModelInfo
 from imagexform.plugins import PluginHost, host
 from imagexform.train.checkpoint import CHECKPOINTS, EMA, WEIGHTS, Checkpoint, load_checkpoint
 from imagexform.train.restore import Trained, load_trained
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _export_versions() -> dict[str, str]:

@@ -49,6 +49,7 @@ CODECS: dict[str, tuple[str, ...]] = {
 DEFAULT_CODEC = "h264"
 DEFAULT_CRF = 18
 LOSSLESS_CODEC = "ffv1"
+_PRESET_ENCODERS = ("libx264", "libx265")
 _DEFAULT_PIX_FMT = {"ffv1": "yuv444p"}  # a lossless codec should not halve the chroma
 # Encoders look ahead of the frame they code; their defaults (x264: 40 frames, VP9: 25) hold
 # dozens of frames beside ours: 0.9 GB more at 4K for x264. Ten frames keep most of the
@@ -307,6 +308,7 @@ class EncodeSpec:
     crf: int | None = None  # None: DEFAULT_CRF unless a bitrate is given
     bitrate: int | None = None  # bits per second
     pix_fmt: str | None = None  # None: yuv420p, yuv444p for ffv1
+    preset: str | None = None  # None: the encoder's own default (medium)
 
     @property
     def pixel_format(self) -> str:
@@ -320,8 +322,14 @@ class EncodeSpec:
 
 
 def check_spec(spec: EncodeSpec) -> str:
-    """The encoder, once --pix-fmt, --crf and --video-bitrate are known to suit it."""
+    """The encoder, once --pix-fmt, --crf, --video-bitrate and --video-preset are known to
+    suit it."""
     encoder = resolve_encoder(spec.codec)
+    if spec.preset is not None and encoder not in _PRESET_ENCODERS:
+        raise UserError(
+            f"--video-preset {spec.preset}: {spec.codec} ({encoder}) takes no preset; "
+            "presets are x264's and x265's (h264, hevc)"
+        )
     formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or ()]
     if formats and spec.pixel_format not in formats:
         raise UserError(
@@ -388,6 +396,8 @@ def _add_video_stream(
     if encoder == "libsvtav1":
         os.environ.setdefault("SVT_LOG", "1")  # errors only: its banner is not for our users
     options = spec.options() | _BOUNDED_LOOKAHEAD.get(encoder, {})
+    if spec.preset is not None:
+        options["preset"] = spec.preset
     stream = container.add_stream(encoder, rate=rate, options=options)
     stream.codec_context.thread_count = min(_MAX_ENCODER_THREADS, os.cpu_count() or 1)
     stream.width, stream.height = width, height

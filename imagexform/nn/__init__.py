@@ -4,7 +4,7 @@ into every family that uses it (pix2pix and CycleGAN share the junyanz generator
 These modules import torch; only the training side imports this package.
 """
 
-from imagexform.nn.foreign import load_published, patch_instance_norm_state, strip_wrappers
+from imagexform.nn.foreign import load_published, patch_instance_norm_state
 from imagexform.nn.init import InitType, init_weights
 from imagexform.nn.norms import NormName, norm_layer, uses_bias
 from imagexform.nn.patchgan import (
@@ -32,6 +32,5 @@ __all__ = [
     "load_published",
     "norm_layer",
     "patch_instance_norm_state",
-    "strip_wrappers",
     "uses_bias",
 ]

@@ -9,33 +9,10 @@ third is the importing family's job (pix2pix reads a junyanz generator's off its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
 
 from torch import Tensor, nn
 
 from imagexform.errors import UserError
-
-T = TypeVar("T")
-
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-def strip_wrappers(state: Mapping[str, T]) -> dict[str, T]:
-    """Remove ``module.`` (DataParallel/DDP) and ``_orig_mod.`` (torch.compile) prefixes.
-
-    A prefix is removed only when every key carries it, repeatedly, so nested wrappers unwrap
-    and a network that merely has a child named ``module`` is left alone. The result is a
-    plain dict: the reference loaders drop the ``_metadata`` attribute too.
-    """
-    items = list(state.items())
-    while items:
-        prefix = next(
-            (p for p in _WRAPPER_PREFIXES if all(key.startswith(p) for key, _ in items)), None
-        )
-        if prefix is None:
-            break
-        items = [(key[len(prefix) :], value) for key, value in items]
-    return dict(items)
 
 
 def patch_instance_norm_state(net: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Tensor]:

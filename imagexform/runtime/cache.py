@@ -26,14 +26,6 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("imagexform"))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def machine_key() -> str:
     """A short hash of what makes a speed measurement hold: CPU model, core count and the
     ONNX Runtime version (its kernels change between releases)."""

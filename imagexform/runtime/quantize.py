@@ -43,9 +43,10 @@ import numpy as np
 import onnxruntime as ort
 
 from imagexform.errors import UserError
+from imagexform.io.digest import file_sha256
 from imagexform.io.images import display_path
 from imagexform.runtime import openvino_engine, processing
-from imagexform.runtime.cache import cache_dir, file_sha256, machine_key, read_record, write_record
+from imagexform.runtime.cache import cache_dir, machine_key, read_record, write_record
 from imagexform.runtime.engines import on_openvino
 from imagexform.runtime.session import CPU, ON_HOST, create_session, session_options
 

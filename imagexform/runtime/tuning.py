@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from imagexform.runtime.cache import cache_dir, file_sha256, machine_key, read_record, write_record
+from imagexform.io.digest import file_sha256
+from imagexform.runtime.cache import cache_dir, machine_key, read_record, write_record
 from imagexform.runtime.session import create_session
 
 if TYPE_CHECKING:

@@ -16,3 +16,10 @@ def imagexform_families():
     from imagexform_faceedit.family import FaceEditFamily
 
     return [FaceEditFamily()]
+
+
+@hookimpl
+def imagexform_conversion_templates():
+    from imagexform.plugin_api import TemplateSet
+
+    return [TemplateSet(f"{__name__}.templates", f"{__name__}.template_recipes:recipes")]

@@ -15,3 +15,10 @@ def imagexform_families():
     from imagexform_pix2pix.family import Pix2PixFamily
 
     return [Pix2PixFamily()]
+
+
+@hookimpl
+def imagexform_conversion_templates():
+    from imagexform.plugin_api import TemplateSet
+
+    return [TemplateSet(f"{__name__}.templates", f"{__name__}.template_recipes:recipes")]

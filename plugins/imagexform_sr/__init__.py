@@ -14,3 +14,10 @@ def imagexform_families():
     from imagexform_sr.family import SuperResolutionFamily
 
     return [SuperResolutionFamily()]
+
+
+@hookimpl
+def imagexform_conversion_templates():
+    from imagexform.plugin_api import TemplateSet
+
+    return [TemplateSet(f"{__name__}.templates", f"{__name__}.template_recipes:recipes")]

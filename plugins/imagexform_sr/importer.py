@@ -275,14 +275,12 @@ def _matching_generator(config: SRConfig, state: Mapping[str, Tensor]) -> nn.Mod
 def _tensor_dict(checkpoint: object) -> tuple[dict[str, Tensor], str] | None:
     """The state dict inside ``checkpoint`` and its container entry, or None if there is
     no non-empty mapping of names to tensors."""
-    from torch import Tensor
-
-    from imagexform.plugin_api import strip_wrappers
+    from imagexform.plugin_api import is_tensor_dict, strip_wrappers
 
     if not isinstance(checkpoint, Mapping):
         return None
     state, entry = _container_entry(checkpoint)
-    if not state or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
+    if not is_tensor_dict(state):
         return None
     return strip_wrappers(state), entry
 
@@ -322,6 +320,17 @@ class _SRImporter(Importer):
 
     def _layout(self, state: Mapping[str, Any]) -> _Layout | None:
         return next((lay for lay in self.layouts if all(k in state for k in lay.marker_keys)), None)
+
+    def canonical_state(self, checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The file under BasicSR's names (torch-free): ESRGAN's layouts renamed."""
+        found = _tensor_dict(checkpoint)
+        layout = None if found is None else self._layout(found[0])
+        if found is None or layout is None:
+            return None
+        try:
+            return layout.to_basicsr(found[0])
+        except ValueError:
+            return None
 
     def detect(self, checkpoint: Mapping[str, Any]) -> bool:
         """One of this importer's layouts by its marker keys; nothing is built."""

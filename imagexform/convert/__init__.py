@@ -1,0 +1,1 @@
+"""Torch-free conversion of published checkpoints to ONNX (issue 18)."""

@@ -1,0 +1,2 @@
+"""Weightless graph templates (package data) for torch-free conversion; made by
+``python -m imagexform.export.templates`` from ``imagexform_sr.template_recipes``."""
