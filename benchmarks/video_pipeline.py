@@ -14,7 +14,10 @@ Measured in one run on the same model and clip:
 
 The clip pans across the shipped photos (scripts/photos_clip.py) at 960×540, 24 fps, with a
 sine-wave sound track; the model is batch_pipeline.py's small fully convolutional net (four 3×3
-convolutions, ``--width`` channels at full resolution, 16 by default). CPU milliseconds per
+convolutions, ``--width`` channels at full resolution, 16 by default), or ``--model FILE``:
+any imagexform ONNX model, e.g. a published-size TransformerNet or CycleGAN generator (the
+weights do not change the speed), at ``--size``. ``--video-preset`` is passed to the batch
+run (x264's speed/size trade-off; the encoder's own default is medium). CPU milliseconds per
 frame on both sides (the pipeline's from the report: the process's, all threads) show what
 decoding, colour conversion and H.264 encoding add, whatever
 else the (shared) machine is doing: on a saturated CPU that, not overlap, bounds the ratio.
@@ -75,9 +78,12 @@ def pure_model(model_path: Path, clip: Path, threads: int) -> dict[str, object]:
     }
 
 
-def video_run(model_path: Path, clip: Path, out: Path, threads: int) -> dict[str, object]:
+def video_run(
+    model_path: Path, clip: Path, out: Path, threads: int, preset: str | None = None
+) -> dict[str, object]:
     report_path = out.parent / f"{out.name}.json"
     flags = ["--device", "cpu", "--threads", str(threads), "--tile", "0"]
+    flags += ["--video-preset", preset] if preset else []
     command = ["batch", str(clip), str(out), "--model", str(model_path), *flags]
     began = time.perf_counter()
     result = subprocess.run(
@@ -145,6 +151,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--long-factor", type=int, default=4)
     parser.add_argument("--width", type=int, default=16, help="channels of the model's layers")
+    parser.add_argument("--model", type=Path, help="an imagexform .onnx instead of the small net")
+    parser.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="the clip's WxH")
+    parser.add_argument("--video-preset", help="x264 preset for the batch run")
     parser.add_argument(
         "--uhd-frames", type=int, default=24, help="4K memory check, ×3 for the long clip; 0: skip"
     )
@@ -153,15 +162,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         clip, long_clip = work / "clip.mp4", work / "long.mp4"
-        make_clip(clip, args.frames, (WIDTH, HEIGHT))
-        make_clip(long_clip, args.frames * args.long_factor, (WIDTH, HEIGHT))
-        model_path = work / "net.onnx"
-        make_model(model_path, width=args.width)
+        size = tuple(int(n) for n in args.size.split("x"))
+        make_clip(clip, args.frames, size)
+        make_clip(long_clip, args.frames * args.long_factor, size)
+        model_path = args.model or work / "net.onnx"
+        if args.model is None:
+            make_model(model_path, width=args.width)
         models, videos = [], []
         for index in range(args.rounds):  # alternating, so machine load hits both alike
             models.append(pure_model(model_path, clip, args.threads))
-            videos.append(video_run(model_path, clip, work / f"out{index}", args.threads))
-        long_run = video_run(model_path, long_clip, work / "long_out", args.threads)
+            out = work / f"out{index}"
+            videos.append(video_run(model_path, clip, out, args.threads, args.video_preset))
+        long_out = work / "long_out"
+        long_run = video_run(model_path, long_clip, long_out, args.threads, args.video_preset)
         uhd = uhd_memory(work, args.uhd_frames, 3, args.threads) if args.uhd_frames else None
 
     model_rate = statistics.median(m["frames_per_second"] for m in models)
@@ -170,10 +183,11 @@ def main() -> None:
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-                "frame_size": [WIDTH, HEIGHT],
+                "frame_size": list(size),
                 "frames": args.frames,
-                "model_width": args.width,
-                "model": models,
+                "model": str(args.model) if args.model else f"small net, width {args.width}",
+                "video_preset": args.video_preset or "medium (x264 default)",
+                "model_runs": models,
                 "video": videos,
                 "model_frames_per_second": round(model_rate, 3),
                 "video_frames_per_second": round(video_rate, 3),
@@ -185,7 +199,7 @@ def main() -> None:
                 "target_ratio": 0.9,
                 "model_cpu_ms_per_frame": statistics.median(m["cpu_ms_per_frame"] for m in models),
                 "video_cpu_ms_per_frame": statistics.median(v["cpu_ms_per_frame"] for v in videos),
-                "memory": memory(videos, long_run, args.frames),
+                "memory": memory(videos, long_run, args.frames, size),
                 "memory_3840x2160": uhd,
                 "torch_loaded": any(v["torch_loaded"] for v in [*videos, long_run]),
             },
