@@ -15,7 +15,8 @@ Measured in one run on the same model and photos:
 The photos are 1024×768 crops of assets/photos (resized, shifted and flipped so that no two
 are alike); the model is a small fully convolutional net built here with onnx.helper (four
 3×3 convolutions, 16 channels at full resolution) that costs on the order of 100 ms per photo
-on a 2-core CPU, like a light pix2pix generator.
+on a 2-core CPU, like a light pix2pix generator; ``--model FILE`` runs any imagexform model
+instead (e.g. a published-size TransformerNet), on photos of ``--size``.
 
 Run: .venv/bin/python benchmarks/batch_pipeline.py [--photos 50] [--jobs 2] [--rounds 3]
 """
@@ -60,18 +61,19 @@ finally:
 """
 
 
-def make_photos(folder: Path, count: int) -> list[Path]:
+def make_photos(folder: Path, count: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[Path]:
+    width, height = size
     sources = sorted(p for p in PHOTOS.iterdir() if p.suffix in (".jpg", ".png"))
     rng = np.random.default_rng(0)
     paths = []
     for index in range(count):
         image = cv2.imread(str(sources[index % len(sources)]), cv2.IMREAD_COLOR)
         zoom = 1.0 + 0.5 * rng.random()
-        scale = max(WIDTH / image.shape[1], HEIGHT / image.shape[0]) * zoom
+        scale = max(width / image.shape[1], height / image.shape[0]) * zoom
         resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        top = int(rng.integers(0, resized.shape[0] - HEIGHT + 1))
-        left = int(rng.integers(0, resized.shape[1] - WIDTH + 1))
-        crop = resized[top : top + HEIGHT, left : left + WIDTH]
+        top = int(rng.integers(0, resized.shape[0] - height + 1))
+        left = int(rng.integers(0, resized.shape[1] - width + 1))
+        crop = resized[top : top + height, left : left + width]
         if index % 2:
             crop = crop[:, ::-1]
         path = folder / f"photo_{index:03d}.jpg"
@@ -196,15 +198,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="alternating model/batch rounds")
     parser.add_argument("--repeats", type=int, default=5, help="--help timings")
+    parser.add_argument("--model", type=Path, help="an imagexform .onnx instead of the small net")
+    parser.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="the photos' WxH")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         photos_dir = work / "photos"
         photos_dir.mkdir()
-        photos = make_photos(photos_dir, args.photos)
-        model_path = work / "net.onnx"
-        make_model(model_path)
+        size = tuple(int(n) for n in args.size.split("x"))
+        photos = make_photos(photos_dir, args.photos, size)
+        model_path = args.model or work / "net.onnx"
+        if args.model is None:
+            make_model(model_path)
         # Alternating, so that a noisy neighbour does not favour either side; medians.
         models, batches = [], []
         for index in range(args.rounds):
@@ -224,7 +230,8 @@ def main() -> None:
             {
                 "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
                 "photos": args.photos,
-                "photo_size": [WIDTH, HEIGHT],
+                "photo_size": list(size),
+                "model_file": str(args.model) if args.model else "small net",
                 "jobs": args.jobs,
                 "model": models,
                 "batch": batches,
