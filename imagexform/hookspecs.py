@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from imagexform.family import Family, Importer, TemplateSet
 
 PROJECT = "imagexform"
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"  # 1.1: conversion templates (hook, TemplateSet, canonical_state)
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -476,6 +476,7 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
         window.panel.models.setCurrentRow(row)
         assert window.panel.download.isVisible() and "BSD" in window.panel.details.text()
         assert "download size not known" in window.panel.details.text()
+        assert "converts with torch (about a minute)" in window.panel.details.text()
 
         Files.pause, Files.pause_after = threading.Event(), 1000  # a slow connection
         window.panel.download.click()
@@ -495,6 +496,18 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
     assert installed.is_file() and window.panel.path == installed, window.last_error
     assert Files.ranges == [f"bytes={kept}-"] and not part.exists()
     assert window.panel.models.currentItem().text() == "zebra"
+
+
+def test_the_panel_says_which_catalog_models_convert_without_torch(window, tmp_path):
+    (tmp_path / "catalog.toml").write_text(
+        '[[model]]\nname = "candy"\nfamily = "style"\ntask = "restyle"\n'
+        'url = "https://example.invalid/candy.pth"\ntemplate = "transformer-net"\n'
+    )
+    window.panel.refresh()
+    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
+    (row,) = [i for i, item in enumerate(items) if item.text() == "candy ↓"]
+    window.panel.models.setCurrentRow(row)
+    assert "converts in seconds, without torch" in window.panel.details.text()
 
 
 def test_a_catalog_model_without_a_direct_download_converts_the_users_file(qtbot, window, tmp_path):

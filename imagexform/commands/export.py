@@ -211,22 +211,11 @@ def import_command(
     any pickled code.
     """
     from imagexform.config import parse_assignments
-    from imagexform.convert.conversion import torch_installed
 
     overrides = parse_assignments(assignments)
     torch_only = fp16 or tolerance is not None or explain or importer or exporter != "auto"
-    if via == "template" or (via == "auto" and not torch_only):
-        try:
-            _convert_without_torch(foreign, output, overrides, title, family_name)
-            return
-        except UserError:  # the torch import reads more (any importer, any --set)
-            if via == "template" or not torch_installed():
-                raise
-    elif not torch_installed():
-        raise UserError(
-            f"{foreign}: --via torch and --fp16/--tolerance/--explain/--importer/--exporter "
-            "need the training extra (pip install 'imagexform[train]')"
-        )
+    if _converted_without_torch(via, torch_only, foreign, output, overrides, title, family_name):
+        return
     from imagexform.export.importing import describe_choice, explain_import, import_foreign
 
     if explain:
@@ -254,6 +243,35 @@ def import_command(
         click.echo(f"note: {failure}")
     click.echo(f"exported with torch's {report.exporter} exporter")
     _print_report(report)
+
+
+def _converted_without_torch(
+    via: str,
+    torch_only: bool,
+    foreign: Path,
+    output: Path | None,
+    overrides: dict[str, str],
+    title: str | None,
+    family_name: str | None,
+) -> bool:
+    """Whether the template route converted the file; False leaves it to the torch import.
+    ``auto`` tries a template unless a torch-only option is given, and falls back to torch
+    (which reads more: any importer, any --set) when one does not fit and torch is there."""
+    from imagexform.convert.conversion import torch_installed
+
+    if via == "template" or (via == "auto" and not torch_only):
+        try:
+            _convert_without_torch(foreign, output, overrides, title, family_name)
+            return True
+        except UserError:
+            if via == "template" or not torch_installed():
+                raise
+    elif not torch_installed():
+        raise UserError(
+            f"{foreign}: --via torch and --fp16/--tolerance/--explain/--importer/--exporter "
+            "need the training extra (pip install 'imagexform[train]')"
+        )
+    return False
 
 
 def _convert_without_torch(

@@ -7,7 +7,7 @@ needs them.
 
 from imagexform.plugin_api import hookimpl
 
-IMAGEXFORM_PLUGIN_API = ">=1,<2"
+IMAGEXFORM_PLUGIN_API = ">=1.1,<2"  # uses the conversion-template hook
 
 
 @hookimpl

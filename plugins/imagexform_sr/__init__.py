@@ -6,7 +6,7 @@ Importing this module is cheap and torch-free; networks load when a family metho
 
 from imagexform.plugin_api import hookimpl
 
-IMAGEXFORM_PLUGIN_API = ">=1,<2"
+IMAGEXFORM_PLUGIN_API = ">=1.1,<2"  # uses the conversion-template hook
 
 
 @hookimpl
