@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,6 +103,25 @@ def test_resume_with_more_steps_continues_bit_identically(make_pairs, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     assert "resuming" in resumed.output and "finished at step 6" in resumed.output
     assert_same_weights(straight, split)
+
+
+def test_checkpoint_meta_names_no_absolute_path_and_a_moved_project_resumes(make_pairs, tmp_path):
+    """Invariant 5: local paths (the data, path settings) are kept relative to the
+    checkpoint's folder, so a project copied elsewhere with its data resumes from there."""
+    project = tmp_path / "project"
+    data = make_pairs(count=5, name="project/pairs")
+    run = project / "run"
+    assert train(data, run, "steps=2").exit_code == 0
+    meta_text = (run / "checkpoints" / "step_00000002" / "meta.json").read_text()
+    assert str(tmp_path) not in meta_text
+    assert json.loads(meta_text)["data_root"] == os.path.join("..", "..", "..", "pairs")
+
+    moved = tmp_path / "elsewhere" / "project"
+    moved.parent.mkdir()
+    shutil.move(project, moved)
+    resumed = train(None, moved / "run", "steps=3", options=("--resume",))
+    assert resumed.exit_code == 0, resumed.output
+    assert "finished at step 3" in resumed.output
 
 
 def test_interrupted_run_resumes_bit_identically(make_pairs, tmp_path):

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from imagexform.errors import CheckpointError
 from imagexform.train.state import load_state, save_state
 
 FORMAT_VERSION = 1
+LOCAL_PATHS = "local_paths"  # meta entries stored relative to the checkpoint folder
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 BEST = "best"
@@ -118,9 +120,15 @@ def save_checkpoint(
     state: dict[str, Any],
     keep_last: int,
     best: bool = False,
+    local_paths: Iterable[str] = (),
 ) -> Path:
     """Write a checkpoint atomically, point ``latest`` (and with ``best``, ``best``) at it and
-    prune old ones; the best one is never pruned."""
+    prune old ones; the best one is never pruned.
+
+    ``local_paths`` names the meta entries (``"data_root"``, ``"config.style_image"``) that
+    are files or folders of this machine: they are stored relative to the checkpoint's own
+    folder, so its metadata names no absolute path (a run copied with its data elsewhere
+    still resumes), and :func:`load_checkpoint` makes them whole again."""
     root = run_dir / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
@@ -130,6 +138,7 @@ def save_checkpoint(
         if ema:
             save_file(_flatten_nets(ema), str(staging / EMA))
         save_state(state, staging / STATE_TENSORS, staging / STATE_TREE)
+        meta = _with_paths(meta, local_paths, lambda value: _relative(value, final))
         full_meta = {"format_version": FORMAT_VERSION, **meta, "step": step}
         (staging / META).write_text(json.dumps(full_meta, indent=2))
         for name in os.listdir(staging):
@@ -227,4 +236,30 @@ def load_checkpoint(path: Path, expected_family: str | None = None) -> Checkpoin
         state = load_state(found / STATE_TENSORS, found / STATE_TREE)
     except Exception as exc:
         raise CheckpointError(f"{found}: unreadable checkpoint data ({exc})") from None
+    meta = _with_paths(meta, meta.get(LOCAL_PATHS, ()), lambda value: _whole(value, found))
     return Checkpoint(path=found, meta=meta, weights=weights, ema=ema, state=state)
+
+
+def _relative(value: str, folder: Path) -> str:
+    return os.path.relpath(Path(value).resolve(), folder.resolve())
+
+
+def _whole(value: str, folder: Path) -> str:
+    return os.path.normpath(folder.resolve() / value)
+
+
+def _with_paths(
+    meta: dict[str, Any], names: Iterable[str], change: Callable[[str], str]
+) -> dict[str, Any]:
+    """``meta`` with each non-empty path it names (``"data_root"``, ``"config.style_image"``)
+    changed, and the names recorded under ``local_paths``."""
+    meta = {**meta, "config": dict(meta.get("config", {}))}
+    names = list(names)
+    for name in names:
+        in_config = name.startswith("config.")
+        holder = meta["config"] if in_config else meta
+        key = name.removeprefix("config.") if in_config else name
+        if holder.get(key):
+            holder[key] = change(str(holder[key]))
+    meta[LOCAL_PATHS] = names
+    return meta

@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import imagexform
+from imagexform.config import path_settings
 from imagexform.data.samples import SampleDataset, as_samples, skipped_files
 from imagexform.data.sampling import ResumableSampler, derive_seed
 from imagexform.errors import CheckpointError, ConfigError, DataError
@@ -275,7 +276,7 @@ class Trainer:
             "python_version": platform.python_version(),
             "config": self.config.to_dict(),
             "epoch": self.epoch,
-            "data_root": str(self.data_root.resolve()),
+            "data_root": str(self.data_root),
             "nets": sorted(self.nets),
             "ema_nets": sorted(self.ema.nets) if self.ema else [],
             "io_spec": self.family.io_spec(self.config).to_dict(),
@@ -299,6 +300,10 @@ class Trainer:
             state=state,
             keep_last=self.config.keep_last,
             best=best,
+            local_paths=[
+                "data_root",
+                *(f"config.{name}" for name in sorted(path_settings(type(self.config)))),
+            ],
         )
 
     @property
