@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,12 +33,25 @@ def available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
+def openvino() -> Any:
+    """The ``openvino`` module, with its usage telemetry switched off first.
+
+    ``openvino_telemetry`` (installed with openvino) reports usage from a background thread
+    through ``multiprocessing``, which forks the process; in the editor, a forked PySide6
+    process aborted (``none_dealloc`` in shiboken's import hook, SIGABRT) while a model was
+    compiled. Blocking the package makes OpenVINO use its own no-op stub, and an image tool
+    has no business reporting its users' activity anyway."""
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino as ov
+
+    return ov
+
+
 @functools.cache
 def has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin reports bf16 among its optimisation capabilities (AMX or
     AVX512-BF16 here)."""
-    import openvino as ov
-
+    ov = openvino()
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
@@ -55,8 +69,7 @@ class OpenVINOSession:
                 f"{display_path(path)}: the OpenVINO engine needs the openvino package; "
                 "pip install 'imagexform[openvino]' or use device 'cpu'"
             )
-        import openvino as ov
-
+        ov = openvino()
         self.path = path
         self.threads = threads
         self.precision = precision
