@@ -47,17 +47,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "assets" / "photos"
 WIDTH, HEIGHT = 1024, 768
 
-# Runs the CLI exactly as users get it, with the batch command registered the way the CLI
-# does; reports whether torch was imported.
-_CLI = """
-import sys
-from imagexform.commands.batch import batch
+# Runs the CLI exactly as users get it; reports whether torch was imported and the
+# process's peak resident memory (video_pipeline.py reads both).
+CLI_SCRIPT = """
+import resource, sys
 from imagexform.cli import cli
-cli.add_command(batch)
 try:
     cli(sys.argv[1:])
 finally:
     print("TORCH_LOADED=" + str("torch" in sys.modules), file=sys.stderr)
+    print(f"PEAK_RSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
 """
 
 
@@ -136,7 +135,7 @@ def pure_model(model_path: Path, photos: list[Path], threads: int) -> dict[str, 
 def run_cli(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     began = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", _CLI, *args], capture_output=True, text=True, check=False
+        [sys.executable, "-c", CLI_SCRIPT, *args], capture_output=True, text=True, check=False
     )
     return result, time.perf_counter() - began
 

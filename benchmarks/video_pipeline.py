@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from batch_pipeline import make_model
+from batch_pipeline import CLI_SCRIPT, make_model
 
 from imagexform.io.video import decode_frames, probe_video
 from imagexform.runtime import load_model
@@ -48,19 +48,6 @@ from photos_clip import make_clip  # noqa: E402  (scripts/ is not a package)
 
 WIDTH, HEIGHT = 960, 540
 UHD = (3840, 2160)
-
-# The CLI as users get it; reports torch and the process's peak resident memory.
-_CLI = """
-import resource, sys
-from imagexform.commands.batch import batch
-from imagexform.cli import cli
-cli.add_command(batch)
-try:
-    cli(sys.argv[1:])
-finally:
-    print("TORCH_LOADED=" + str("torch" in sys.modules), file=sys.stderr)
-    print(f"PEAK_RSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
-"""
 
 
 def pure_model(model_path: Path, clip: Path, threads: int) -> dict[str, object]:
@@ -87,7 +74,7 @@ def video_run(
     command = ["batch", str(clip), str(out), "--model", str(model_path), *flags]
     began = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", _CLI, *command, "--report", str(report_path)],
+        [sys.executable, "-c", CLI_SCRIPT, *command, "--report", str(report_path)],
         capture_output=True,
         text=True,
         check=False,
