@@ -115,20 +115,28 @@ def make_model(path: Path, width: int = 16, layers: int = 4) -> None:
     onnx.save(model, str(path))
 
 
-def pure_model(model_path: Path, photos: list[Path], threads: int) -> dict[str, object]:
+def time_transforms(
+    model_path: Path, images: list[np.ndarray], threads: int
+) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one untiled transform per image, nothing else running (after a
+    warm-up: allocations, kernel selection), and the provider that ran them."""
     model = load_model(model_path, device="cpu", threads=threads)
-    images = [read_image(p) for p in photos]
-    model.transform(images[0], tile_size=0)  # warm-up: allocations, kernel selection
+    model.transform(images[0], tile_size=0)
     began, cpu = time.perf_counter(), time.process_time()
     for image in images:
         model.transform(image, tile_size=0)
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return time.perf_counter() - began, time.process_time() - cpu, model.provider
+
+
+def pure_model(model_path: Path, photos: list[Path], threads: int) -> dict[str, object]:
+    images = [read_image(p) for p in photos]
+    seconds, cpu, provider = time_transforms(model_path, images, threads)
     return {
         "seconds": round(seconds, 3),
         "ms_per_image": round(1000 * seconds / len(images), 1),
         "cpu_ms_per_image": round(1000 * cpu / len(images), 1),
         "images_per_second": round(len(images) / seconds, 3),
-        "provider": model.provider,
+        "provider": provider,
     }
 
 

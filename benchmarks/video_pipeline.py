@@ -37,10 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from batch_pipeline import CLI_SCRIPT, make_model
+from batch_pipeline import CLI_SCRIPT, make_model, time_transforms
 
 from imagexform.io.video import decode_frames, probe_video
-from imagexform.runtime import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -51,13 +50,8 @@ UHD = (3840, 2160)
 
 
 def pure_model(model_path: Path, clip: Path, threads: int) -> dict[str, object]:
-    model = load_model(model_path, device="cpu", threads=threads)
     images = [frame.to_rgb() for frame in decode_frames(probe_video(clip))]
-    model.transform(images[0], tile_size=0)  # warm-up: allocations, kernel selection
-    began, cpu = time.perf_counter(), time.process_time()
-    for image in images:
-        model.transform(image, tile_size=0)
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    seconds, cpu, _ = time_transforms(model_path, images, threads)
     return {
         "seconds": round(seconds, 3),
         "cpu_ms_per_frame": round(1000 * cpu / len(images), 1),

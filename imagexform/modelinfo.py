@@ -108,3 +108,16 @@ def _known(kind: type, values: dict[str, Any]) -> Any:
     instead of making the whole file unreadable."""
     names = {f.name for f in fields(kind)}
     return kind(**{key: value for key, value in values.items() if key in names})
+
+
+def describe_model_proto(model: Any, info: ModelInfo) -> None:
+    """Make ``info`` an ``onnx.ModelProto``'s only metadata, with imagexform as its producer
+    and the title and description as its doc string: the torch export and the torch-free
+    conversion describe their files alike."""
+    import imagexform
+
+    del model.metadata_props[:]
+    model.metadata_props.add(key=METADATA_KEY, value=info.to_json())
+    model.producer_name = "imagexform"
+    model.producer_version = imagexform.__version__
+    model.doc_string = "\n".join(part for part in (info.title, info.description) if part)

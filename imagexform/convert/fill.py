@@ -10,18 +10,15 @@ its destination complete or not at all.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import imagexform
 from imagexform.convert.templates import Template
-from imagexform.errors import UserError
-from imagexform.modelinfo import METADATA_KEY, ModelInfo
+from imagexform.io.images import write_bytes_atomic
+from imagexform.modelinfo import ModelInfo, describe_model_proto
 
 
 def _filled_model(template: Template, state: Mapping[str, Any]) -> Any:
@@ -43,25 +40,8 @@ def write_filled(
     template: Template, state: Mapping[str, Any], info: ModelInfo, destination: Path
 ) -> int:
     """Write ``template`` filled from ``state`` with metadata ``info`` to ``destination``
-    (a temporary name in its folder first, then renamed); return the file's size."""
+    (complete or not at all); return the file's size."""
     model = _filled_model(template, state)
-    del model.metadata_props[:]
-    model.metadata_props.add(key=METADATA_KEY, value=info.to_json())
-    model.producer_version = imagexform.__version__
-    model.doc_string = "\n".join(part for part in (info.title, info.description) if part)
-    temporary = destination.with_name(
-        f".{destination.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    )
-    try:
-        with open(temporary, "wb") as out:
-            out.write(model.SerializeToString())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, destination)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise UserError(f"{destination}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    describe_model_proto(model, info)
+    write_bytes_atomic(destination, model.SerializeToString())
     return destination.stat().st_size

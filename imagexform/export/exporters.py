@@ -30,7 +30,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-import imagexform
 from imagexform.errors import UserError
 from imagexform.export.errors import ExportError
 from imagexform.export.onnx_export import (
@@ -53,7 +52,7 @@ from imagexform.export.parity import (
     example_inputs,
     input_names,
 )
-from imagexform.modelinfo import METADATA_KEY, OUTPUT, ModelInfo
+from imagexform.modelinfo import OUTPUT, ModelInfo, describe_model_proto
 
 EXPORTERS = ("dynamo", "torchscript")
 # The dynamo exporter without its graph optimiser: every initializer is a tensor of the
@@ -170,11 +169,7 @@ def _stamp(raw: Path, info: ModelInfo) -> int:
     import onnx
 
     model = onnx.load(str(raw))
-    del model.metadata_props[:]
-    model.metadata_props.add(key=METADATA_KEY, value=info.to_json())
-    model.producer_name = "imagexform"
-    model.producer_version = imagexform.__version__
-    model.doc_string = "\n".join(part for part in (info.title, info.description) if part)
+    describe_model_proto(model, info)
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     onnx.save(model, str(raw))
     with open(raw, "rb") as handle:
