@@ -5,6 +5,8 @@ tiling, conditions, adjustments, image-wide statistics, progress and cancelling;
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -106,3 +108,40 @@ def test_auto_measures_once_and_follows_the_cached_choice(tmp_path):
 def test_without_openvino_the_engine_names_the_extra(tmp_path):
     with pytest.raises(UserError, match=r"imagexform\[openvino\]"):
         load_model(om.blur_stack(tmp_path / "blur.onnx"), device="openvino")
+
+
+SIGNAL_CHILD = """
+import faulthandler, gc, os, signal, sys
+from pathlib import Path
+import numpy as np
+from imagexform.runtime import load_model
+from imagexform.runtime.openvino_engine import has_bf16
+
+faulthandler.enable()  # an alternate signal stack of its own, as under pytest
+models = [load_model(Path(sys.argv[1]), device="openvino")]
+has_bf16()
+models.append(load_model(Path(sys.argv[1]), device="openvino"))
+for model in models:
+    model.transform(np.zeros((40, 40, 3), np.uint8))
+del model
+while models:  # released in the order they were made
+    models.pop(0)
+    gc.collect()
+signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
+os.kill(os.getpid(), signal.SIGUSR1)
+print("alive", flush=True)
+"""
+
+
+@needs_openvino
+def test_signals_still_reach_python_after_openvino_ran(tmp_path):
+    """OpenVINO's CPU plugin installs an alternate signal stack of its own for each ``Core``
+    and restores them last-in-first-out; with a ``Core`` per model, released in the order
+    they were made, the stack left installed was freed memory and the next signal with a
+    Python handler (Ctrl-C's) killed the process with SIGSEGV."""
+    path = om.blur_stack(tmp_path / "blur.onnx")
+    child = subprocess.run(
+        [sys.executable, "-c", SIGNAL_CHILD, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 0, (child.returncode, child.stderr[-2000:])
+    assert child.stdout.split() == ["handled", "alive"]

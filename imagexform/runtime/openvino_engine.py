@@ -48,11 +48,24 @@ def openvino() -> Any:
 
 
 @functools.cache
+def core() -> Any:
+    """The process's one OpenVINO ``Core``, kept for the life of the process.
+
+    OpenVINO 2026.4's CPU plugin installs an alternate signal stack of its own for each
+    ``Core`` and puts back the one it found when that ``Core`` goes, which is only right
+    last-in-first-out: with a ``Core`` per model, released in the order they were made, the
+    stack left installed was freed memory, and the next signal with a Python handler (which
+    runs on the alternate stack: Ctrl-C's, torch's SIGCHLD) killed the process with SIGSEGV
+    (``tests/test_runtime_openvino.py::test_signals_still_reach_python_after_openvino_ran``).
+    One ``Core`` that never goes keeps that memory valid, and loads the plugin once."""
+    return openvino().Core()
+
+
+@functools.cache
 def has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin reports bf16 among its optimisation capabilities (AMX or
     AVX512-BF16 here)."""
-    ov = openvino()
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 class OpenVINOSession:
@@ -69,7 +82,6 @@ class OpenVINOSession:
                 f"{display_path(path)}: the OpenVINO engine needs the openvino package; "
                 "pip install 'imagexform[openvino]' or use device 'cpu'"
             )
-        ov = openvino()
         self.path = path
         self.threads = threads
         self.precision = precision
@@ -80,7 +92,7 @@ class OpenVINOSession:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         try:
-            self._compiled = ov.Core().compile_model(str(path), "CPU", config)
+            self._compiled = core().compile_model(str(path), "CPU", config)
         except RuntimeError as exc:
             raise UserError(
                 f"{display_path(path)}: OpenVINO cannot compile the model ({_first_line(exc)})"
