@@ -35,7 +35,7 @@ from runtime_networks import fitted_models, interleaved
 
 from imagexform.runtime import load_model, processing
 from imagexform.runtime.model import RuntimeModel
-from imagexform.runtime.quantize import RECIPES, prepare, quantize
+from imagexform.runtime.quantize import RECIPES, Int8Recipe, excluded, prepare, quantize
 from imagexform.runtime.session import CPU, session_options
 
 
@@ -144,14 +144,13 @@ def main() -> None:
             prepared = Path(folder) / "prepared.onnx"
             quant_pre_process(str(path), str(prepared), skip_symbolic_shape=True)
             feeds = [base.feeds(tensor(base, crop)) for crop in crops(calibration, size)]
-            recipes = {recipe: ("QDQ", ops) for recipe, ops in RECIPES.items()}
-            recipes["int8-qoperator-all"] = ("QOperator", None)
-            for recipe, (form, ops) in recipes.items():
-                target = Path(folder) / f"{recipe}.onnx"
-                quantize(prepared, target, feeds, ops, quant_format=form)
-                entry["recipes"][recipe] = judge(
-                    base, with_file(base, target), judged, args.repeats
-                )
+            recipes = {name: ("QDQ", recipe) for name, recipe in RECIPES.items()}
+            recipes["int8-qoperator-all"] = ("QOperator", Int8Recipe(None))
+            for name, (form, recipe) in recipes.items():
+                target = Path(folder) / f"{name}.onnx"
+                skip = excluded(prepared, recipe)
+                quantize(prepared, target, feeds, recipe.op_types, form, exclude=skip)
+                entry["recipes"][name] = judge(base, with_file(base, target), judged, args.repeats)
         batch = tensor(base, crops(evaluation[:1], size)[0])
         entry["session_options"] = session_settings(path, batch, args.repeats)
         report["networks"].append(entry)

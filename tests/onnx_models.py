@@ -97,18 +97,23 @@ def upscaler(path: Path, scale: int, info: ModelInfo | None = None, metadata: bo
     )
 
 
-def blur_stack(path: Path, layers: int = 3, info: ModelInfo | None = None) -> Path:
+def blur_stack(
+    path: Path, layers: int = 3, info: ModelInfo | None = None, *, own_weights: bool = False
+) -> Path:
     """``layers`` 5×5 box blurs with zero padding: a receptive field of radius 2 × layers,
-    and dark borders where the padding enters, as real networks have."""
+    and dark borders where the padding enters, as real networks have. ``own_weights``: each
+    layer has its own initializer (equal values), as trained networks do, instead of one."""
     kernel = np.zeros((3, 1, 5, 5)) + 1 / 25
+    names = [f"weights{layer}" if own_weights else "weights" for layer in range(layers)]
     nodes, previous = [], IMAGE_INPUT
     for layer in range(layers):
         current = OUTPUT if layer == layers - 1 else f"blur{layer}"
         nodes.append(
-            helper.make_node("Conv", [previous, "weights"], [current], pads=[2] * 4, group=3)
+            helper.make_node("Conv", [previous, names[layer]], [current], pads=[2] * 4, group=3)
         )
         previous = current
-    return save(path, nodes, info=info or model_info(), initializers=[conv_weights(kernel)])
+    weights = [conv_weights(kernel, name) for name in dict.fromkeys(names)]
+    return save(path, nodes, info=info or model_info(), initializers=weights)
 
 
 def first_channel(path: Path, color_order: str) -> Path:

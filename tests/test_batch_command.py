@@ -41,6 +41,7 @@ from imagexform.cli import ImagexformGroup
 from imagexform.commands.batch import batch
 from imagexform.io.images import read_image
 from imagexform.io.metadata import ImageMetadata, extract_metadata, insert_metadata
+from imagexform.runtime.quantize import BF16, int8_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 ODD_NAME = os.fsdecode(b"caf\xe9 -- \xff odd.png")  # not UTF-8: undecodable bytes
@@ -658,7 +659,7 @@ def test_fast_precision_runs_and_reports_its_choice(tmp_path, monkeypatch):
     summary = json.loads(report.read_text())
     assert summary["totals"]["ok"] == 2
     precision = summary["model"]["precision"]
-    assert precision in ("fp32", "bf16-openvino", "int8-qdq-all", "int8-qdq-conv")
+    assert precision in ("fp32", BF16) or int8_recipe(precision)
     measured = summary["model"]["precision_measured"]
     assert (measured is None) == (precision == "fp32")
     if measured is not None:

@@ -12,11 +12,21 @@ import numpy as np
 import pytest
 
 from imagexform.errors import UserError
+from imagexform.io.digest import file_sha256
 from imagexform.io.images import read_image
-from imagexform.runtime import load_model
+from imagexform.runtime import load_model, processing
 from imagexform.runtime.cache import CACHE_ENV, cache_dir
 from imagexform.runtime.openvino_engine import available, has_bf16
-from imagexform.runtime.quantize import BF16, RECIPES, prepare
+from imagexform.runtime.quantize import (
+    BF16,
+    ON_OPENVINO,
+    RECIPES,
+    excluded,
+    int8_recipe,
+    name_nodes,
+    prepare,
+    quantize,
+)
 from imagexform.runtime.session import OPENVINO
 
 pytest.importorskip("onnx")
@@ -45,10 +55,14 @@ def test_prepare_quantises_once_and_reuses_the_cache(tmp_path, cache, samples):
     model = load_model(om.blur_stack(tmp_path / "blur.onnx"))
     report, quantized = prepare(model, samples, min_speedup=0)
     names = {c["recipe"] for c in report["candidates"]}
-    assert names == set(RECIPES) | ({BF16} if available() and has_bf16() else set())
+    expected = set(RECIPES)
+    if available():
+        expected |= {name + ON_OPENVINO for name in RECIPES}
+        expected |= {BF16} if has_bf16() else set()
+    assert names == expected
     assert report["recipe"] in names
     assert all(c["psnr_db"] >= 40 for c in report["candidates"])
-    if report["recipe"] in RECIPES:
+    if int8_recipe(report["recipe"]):
         assert quantized is not None and quantized.parent == cache
     else:
         assert quantized is None
@@ -57,6 +71,11 @@ def test_prepare_quantises_once_and_reuses_the_cache(tmp_path, cache, samples):
     assert again == report and same == quantized
     assert (quantized.stat().st_mtime_ns if quantized else None) == written
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(".")) == []
+
+
+def batch_of(model, image: np.ndarray) -> np.ndarray:
+    """``image`` as the model's input tensor."""
+    return processing.prepare(image, model.info.io).pixels.transpose(2, 0, 1)[None]
 
 
 def record_of(cache: Path) -> Path:
@@ -77,6 +96,47 @@ def test_a_bf16_verdict_runs_on_openvino_and_auto_follows_it(tmp_path, cache, sa
         assert fast.provider == OPENVINO and fast.precision == BF16
         photo = samples[0][:200, :300]
         assert psnr(fast.transform(photo), reference.transform(photo)) >= 40
+
+
+@pytest.mark.skipif(not available(), reason="needs openvino")
+def test_an_int8_verdict_on_openvino_runs_its_int8_file_there(tmp_path, cache, samples):
+    path = om.blur_stack(tmp_path / "blur.onnx")
+    reference = load_model(path, device="cpu")
+    prepare(reference, samples, min_speedup=0)
+    record = json.loads(record_of(cache).read_text())
+    recipe = "int8-qdq-conv" + ON_OPENVINO
+    record_of(cache).write_text(json.dumps(record | {"recipe": recipe}))
+    int8_file = cache / f"{file_sha256(path)}.{recipe}.onnx"
+    feeds = [reference.feeds(batch_of(reference, photo[:200, :300])) for photo in samples]
+    quantize(path, int8_file, feeds, ["Conv"])
+    for precision in ("fast", "auto"):
+        fast = load_model(path, precision=precision)
+        assert fast.provider == OPENVINO and fast.precision == recipe
+        photo = samples[0][:200, :300]
+        assert psnr(fast.transform(photo), reference.transform(photo)) >= 40
+
+
+def test_the_early_recipe_leaves_the_first_and_the_last_third_of_convolutions_float(tmp_path):
+    import onnx
+
+    path = om.blur_stack(tmp_path / "blur.onnx", layers=6, own_weights=True)
+    name_nodes(path)
+    names = [node.name for node in onnx.load(str(path)).graph.node]
+    assert len(set(names)) == 6 and all(names)
+    assert excluded(path, RECIPES["int8-qdq-conv-early"]) == [names[0], names[4], names[5]]
+    assert excluded(path, RECIPES["int8-qdq-conv"]) == []
+    model = load_model(path)
+    target = tmp_path / "early.onnx"
+    feeds = [model.feeds(np.full((1, 3, 16, 16), v, np.float32)) for v in (0.2, 0.9)]
+    quantize(path, target, feeds, ["Conv"], exclude=[names[0], names[4], names[5]])
+    graph = onnx.load(str(target)).graph
+    dequantized = {
+        out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output
+    }
+    quantized = {
+        node.name for node in graph.node if node.op_type == "Conv" and node.input[1] in dequantized
+    }
+    assert quantized == set(names[1:4])
 
 
 def test_fast_model_runs_int8_and_stays_close_to_fp32(tmp_path, cache, samples):
