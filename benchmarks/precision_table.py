@@ -6,12 +6,14 @@ The networks are the shipped graph templates filled with random published-size w
 (``distinct_weights``: the network's own initialisation, moved a little), converted torch-free
 as ``imagexform import`` does; torch runs the module the importer builds from the same file.
 Random weights say nothing about a trained model's quantisation error, so the PSNR column is
-a floor check only (``benchmarks/runtime_precision.py`` trains two networks briefly for that);
-the speeds hold for any weights. The shipped ×4 upscaler (trained) has no torch columns: its
+a floor check only; the speeds hold for any weights. ``--trained DIR`` adds Real-ESRGAN's own
+trained x4plus and animevideov3 networks (``benchmarks/ncnn_weights.py`` writes them there),
+whose PSNR column is the real one. The shipped ×4 upscaler (trained) has no torch columns: its
 checkpoint is not shipped. All timings are interleaved medians in one run; ratios are over
 our fp32.
 
 Run: .venv/bin/python benchmarks/precision_table.py [--repeats 3] [--only NAME ...]
+     [--trained DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import numpy as np
 import torch
 from _medians import interleaved_medians
 from _photos import photos
+from ncnn_weights import MODELS as TRAINED
+from safetensors.torch import load_file
 
 from imagexform.convert.conversion import convert_checkpoint
 from imagexform.export.importing import adopted
@@ -105,26 +109,40 @@ def measure(model_path: Path, edge: int, repeats: int, module=None) -> dict:
     }
 
 
+def trained_networks(folder: Path | None) -> dict[str, tuple[str, Path]]:
+    """Table row name -> (template, checkpoint) for the trained networks found in ``folder``."""
+    if folder is None:
+        return {}
+    found = {}
+    for stem, template in TRAINED.values():
+        if (folder / f"{stem}.safetensors").is_file():
+            found[f"{stem} (trained)"] = (template, folder / f"{stem}.safetensors")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--trained", type=Path, help="the folder ncnn_weights.py wrote")
     args = parser.parse_args()
     table = {}
     found = {recipe.name: recipe for _, recipe in recipes(host())}
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["IMAGEXFORM_CACHE_DIR"] = scratch  # fast's verdicts: this run's own
-        for name, edge in NETWORKS.items():
+        networks = {name: (name, None) for name in NETWORKS}
+        networks |= trained_networks(args.trained)
+        for name, (template, weights) in networks.items():
             if args.only and name not in args.only:
                 continue
-            recipe = found[name]
-            state = distinct_weights(recipe.example())
-            checkpoint = Path(scratch) / f"{name}.pth"
+            recipe = found[template]
+            state = load_file(weights) if weights else distinct_weights(recipe.example())
+            checkpoint = Path(scratch) / f"{template}.pth"
             torch.save(state, checkpoint)
-            model_path = Path(scratch) / f"{name}.onnx"
+            model_path = Path(scratch) / f"{template}.onnx"
             convert_checkpoint(checkpoint, model_path, family_name=recipe.family)
             module = torch_module(recipe, state, model_path)
-            table[name] = measure(model_path, edge, args.repeats, module)
+            table[name] = measure(model_path, NETWORKS.get(template, 128), args.repeats, module)
             print(json.dumps({name: table[name]}), flush=True)
         if not args.only or "shipped" in args.only:
             table["imagexform-sr-x4 (shipped)"] = measure(SHIPPED, SHIPPED_EDGE, args.repeats)

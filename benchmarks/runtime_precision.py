@@ -148,8 +148,10 @@ def main() -> None:
             recipes["int8-qoperator-all"] = ("QOperator", Int8Recipe(None))
             for name, (form, recipe) in recipes.items():
                 target = Path(folder) / f"{name}.onnx"
-                skip = excluded(prepared, recipe)
-                quantize(prepared, target, feeds, recipe.op_types, form, exclude=skip)
+                keep = excluded(prepared, recipe)
+                if keep is None:
+                    continue
+                quantize(prepared, target, feeds, recipe.op_types, form, exclude=keep)
                 entry["recipes"][name] = judge(base, with_file(base, target), judged, args.repeats)
         batch = tensor(base, crops(evaluation[:1], size)[0])
         entry["session_options"] = session_settings(path, batch, args.repeats)

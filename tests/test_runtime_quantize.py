@@ -125,6 +125,11 @@ def test_the_early_recipe_leaves_the_first_and_the_last_third_of_convolutions_fl
     assert len(set(names)) == 6 and all(names)
     assert excluded(path, RECIPES["int8-qdq-conv-early"]) == [names[0], names[4], names[5]]
     assert excluded(path, RECIPES["int8-qdq-conv"]) == []
+    single = om.identity(tmp_path / "one.onnx")  # its one convolution is the first: kept float
+    assert excluded(single, RECIPES["int8-qdq-conv-early"]) is None
+    assert excluded(single, RECIPES["int8-qdq-conv"]) == []
+    no_conv = om.absolute(tmp_path / "abs.onnx", (0.0, 1.0))
+    assert excluded(no_conv, RECIPES["int8-qdq-all"]) is None
     model = load_model(path)
     target = tmp_path / "early.onnx"
     feeds = [model.feeds(np.full((1, 3, 16, 16), v, np.float32)) for v in (0.2, 0.9)]

@@ -17,14 +17,21 @@ against fp32, worst photo):
 - bf16 through OpenVINO (:mod:`imagexform.runtime.openvino_engine`), where the CPU has bf16
   instructions: RRDBNet ×4 2.2× ONNX Runtime fp32 (issue 23); no calibration, but its drift
   differs per network (ResNet-9 outputs moved 0.07 in tanh range), so it is judged like int8.
+- The same int8 files compiled by OpenVINO (the rest in bf16) ran faster than on ONNX Runtime
+  (``benchmarks/precision_table.py``): the shipped ×4 upscaler 3.3× fp32 at 53.5 dB against
+  2.4×; Real-ESRGAN's trained animevideov3 (Compact) 3.6× against 1.8×.
+- On Real-ESRGAN's *trained* networks (``benchmarks/ncnn_weights.py``) int8 everywhere stays
+  under 40 dB (x4plus 34 dB at 3.3×, animevideov3 37 dB at 3.6×); leaving the first
+  convolution and the last third float (``int8-qdq-conv-early``) brings animevideov3 to
+  40.0 dB at 3.1× on OpenVINO, x4plus only to 37 dB (there bf16 wins: 2.2× at 52 dB).
+  Percentile activation ranges gained 1-2 dB over min/max on both.
 
-No recipe suits every network, so preparing a model tries each (int8 both ways), measures each
-against the fp32 model on crops of the user's own sample images, and keeps the fastest that
-stays above :data:`MIN_PSNR` and is clearly faster (among those about as fast, the closest to
-fp32); otherwise fp32. The verdict and the int8 file are cached by the model's sha256 and the
-machine (:func:`imagexform.runtime.cache.machine_key`), so this happens once per model and
-machine. Quantisation needs the ``onnx`` package, which the inference install
-does not otherwise need.
+No recipe suits every network, so preparing a model tries each int8 recipe on each engine and
+bf16, measures each against the fp32 model on crops of the user's own sample images, and keeps
+the fastest that stays above :data:`MIN_PSNR` and is clearly faster (among those about as
+fast, the closest to fp32); otherwise fp32. The verdict and the int8 file are cached by the
+model's sha256 and the machine (:func:`imagexform.runtime.cache.machine_key`), so this
+happens once per model and machine. Quantisation needs the ``onnx`` package.
 """
 
 from __future__ import annotations
@@ -228,9 +235,12 @@ def _candidates(
     name_nodes(prepared)
     engines = ("", ON_OPENVINO) if openvino_engine.available() else ("",)
     for name, recipe in RECIPES.items():
+        keep = excluded(prepared, recipe)
+        if keep is None:
+            continue
         target = work / f"{name}.onnx"
         feeds = [model.feeds(batch) for batch in calibrate]
-        quantize(prepared, target, feeds, recipe.op_types, exclude=excluded(prepared, recipe))
+        quantize(prepared, target, feeds, recipe.op_types, exclude=keep)
         for engine in engines:
             candidate = _recipe_model(model, name + engine, target, 0)
             candidates.append(
@@ -263,18 +273,26 @@ def name_nodes(path: Path) -> None:
     onnx.save(proto, str(path))
 
 
-def excluded(path: Path, recipe: Int8Recipe) -> list[str]:
-    """The convolutions ``recipe`` leaves in full precision: the first and those from its
-    ``conv_share`` on. Measured on Real-ESRGAN x4plus (``benchmarks/precision_table.py``): the
-    later blocks' errors reach the output least filtered, so keeping the last third float
-    lifted the worst PSNR from 36.7 to 40 dB at 2.7× instead of 3.2× fp32."""
-    if recipe.conv_share >= 1:
-        return []
-    import onnx
+def excluded(path: Path, recipe: Int8Recipe) -> list[str] | None:
+    """The convolutions ``recipe`` leaves in full precision; None when it would quantise
+    nothing in this model (the calibrator then has nothing to measure).
 
-    convs = [node.name for node in onnx.load(str(path)).graph.node if node.op_type == "Conv"]
-    end = max(math.ceil(len(convs) * recipe.conv_share), 1)
-    return convs[:1] + convs[end:]
+    Those left float are the first convolution, which sees the raw image, and those from
+    ``conv_share`` on, the closest to the output. On Real-ESRGAN's trained animevideov3 this
+    lifted the worst PSNR from 37.3 to 40.0 dB (3.1× fp32 on OpenVINO instead of 3.6×); on
+    x4plus from 34 to 37 dB, still short of 40."""
+    import onnx
+    from onnxruntime.quantization.registry import QDQRegistry
+
+    nodes = onnx.load(str(path)).graph.node
+    keep: list[str] = []
+    if recipe.conv_share < 1:
+        convs = [node.name for node in nodes if node.op_type == "Conv"]
+        keep = convs[:1] + convs[max(math.ceil(len(convs) * recipe.conv_share), 1) :]
+    kinds = set(recipe.op_types or QDQRegistry)
+    if not any(node.op_type in kinds and node.name not in keep for node in nodes):
+        return None
+    return keep
 
 
 def _bf16_candidates(
