@@ -28,6 +28,7 @@ from batch_models import (
     slow_model,
     strength_model,
 )
+from cli_process import run_cli
 from click.testing import CliRunner
 from handmade import (
     cmyk_jpeg,
@@ -46,19 +47,6 @@ from imagexform.runtime.quantize import BF16, int8_recipe
 ROOT = Path(__file__).resolve().parents[1]
 ODD_NAME = os.fsdecode(b"caf\xe9 -- \xff odd.png")  # not UTF-8: undecodable bytes
 GROUP = ImagexformGroup(commands={"batch": batch})
-
-# Runs the real CLI in a fresh process, as installed, with the batch command registered the
-# way the CLI registers it; reports whether torch was imported.
-CLI_SCRIPT = """
-import sys
-from imagexform.commands.batch import batch
-from imagexform.cli import cli
-cli.add_command(batch)
-try:
-    cli(sys.argv[1:])
-finally:
-    print("TORCH_LOADED=" + str("torch" in sys.modules), file=sys.stderr)
-"""
 
 
 def invoke(*args: object) -> object:
@@ -534,16 +522,6 @@ def test_rerun_skips_existing_and_clears_stale_temp_files(tmp_path, invert):
     assert np.array_equal(read_image(out / "p1.png"), 255 - scene(seed=1))
     result = invoke(tmp_path / "in", out, "--model", invert, "--overwrite", "--report", report)
     assert json.loads(report.read_text())["totals"]["ok"] == 3
-
-
-def run_cli(*args: object, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", CLI_SCRIPT, *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
 
 
 def test_killed_run_leaves_no_partial_files_and_a_rerun_completes(tmp_path):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import av
 import numpy as np
 import pytest
 from batch_models import invert_model, slow_model
+from cli_process import run_cli
 from click.testing import CliRunner
 from onnx_models import identity, needs_multiple
 from video_clips import (
@@ -40,16 +39,6 @@ from imagexform.errors import UserError
 from imagexform.io.video import encoders
 
 GROUP = ImagexformGroup(commands={"batch": batch})
-CLI_SCRIPT = """
-import sys
-from imagexform.commands.batch import batch
-from imagexform.cli import cli
-cli.add_command(batch)
-try:
-    cli(sys.argv[1:])
-finally:
-    print("TORCH_LOADED=" + str("torch" in sys.modules), file=sys.stderr)
-"""
 
 
 def invoke(*args: object):
@@ -194,17 +183,12 @@ def test_a_codec_the_wheel_cannot_encode_is_refused_listing_those_it_can(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-def run_cli(*args: object) -> subprocess.Popen[str]:
-    command = [sys.executable, "-c", CLI_SCRIPT, "batch", *map(str, args)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_a_killed_run_resumes_after_the_last_complete_segment(tmp_path):
     model = slow_model(tmp_path / "slow.onnx", width=64, layers=8)
     clip = make_clip(tmp_path / "in" / "clip.mp4", 2.0)
     out = tmp_path / "out"
     args = [tmp_path / "in", out, "--model", model, "--segment-seconds", "0.25"]
-    process = run_cli(*args)
+    process = run_cli("batch", *args)
     first_segment = out / ".clip.mp4.parts" / "00000.mp4"
     deadline = time.monotonic() + 120
     while not first_segment.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -216,7 +200,7 @@ def test_a_killed_run_resumes_after_the_last_complete_segment(tmp_path):
     kept = sorted(p.name for p in first_segment.parent.iterdir() if p.suffix == ".mp4")
 
     report = tmp_path / "r.json"
-    _, stderr = run_cli(*args, "--report", report).communicate(timeout=300)
+    _, stderr = run_cli("batch", *args, "--report", report).communicate(timeout=300)
     assert "TORCH_LOADED=False" in stderr
     entry = report_of(report)["files"][0]["video"]
     assert entry["resumed"] and entry["resumed_at_frame"] == 6 * len(kept)
