@@ -142,9 +142,9 @@ def _value_range(text: str | None) -> tuple[float, float] | None:
     type=click.Choice(["auto", "fp32", "fast"]),
     default="auto",
     show_default=True,
-    help="fast: bf16 (OpenVINO) or int8, whichever is fastest within 40 dB of fp32 on the first "
-    "inputs, measured once per model and machine (CPU; int8 needs the onnx package); auto: "
-    "what fast chose before for this model, else fp32.",
+    help="fast: bf16 (OpenVINO) or int8 (ONNX Runtime or OpenVINO), whichever is fastest "
+    "within 40 dB of fp32 on the first inputs, measured once per model and machine (CPU); "
+    "auto: what fast chose before for this model, else fp32.",
 )
 @click.option(
     "--threads",

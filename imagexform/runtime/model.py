@@ -528,16 +528,16 @@ def load_model(
 ) -> RuntimeModel:
     """Open an ONNX model for inference.
 
-    Models exported by imagexform describe themselves; any other image-to-image ONNX model
-    runs with defaults (value range 0..1, scale measured on a probe image) that the keyword
-    arguments override. ``precision="fast"`` runs a bf16 (OpenVINO) or int8 version on the CPU
-    when one is at least 40 dB PSNR from the fp32 output on the ``calibration`` images and
-    faster; it is prepared the first time (int8 needs the ``onnx`` package) and cached per model
-    file and machine (see :mod:`imagexform.runtime.quantize`); ``"auto"`` uses such a verdict
-    when one was prepared before, else fp32. An fp32 model on the CPU runs with session settings
-    measured for it (:mod:`imagexform.runtime.tuning`, cached per model and machine); with
-    ``device="auto"`` on a CPU it runs on OpenVINO where that is installed and measured faster
-    (:mod:`imagexform.runtime.engines`); ``device="openvino"`` always does.
+    Models exported by imagexform describe themselves; any other image-to-image ONNX model runs
+    with defaults (value range 0..1, scale measured on a probe image) that the keyword arguments
+    override. ``precision="fast"`` runs a bf16 or int8 version on the CPU (int8 on ONNX Runtime
+    or OpenVINO) when one is at least 40 dB PSNR from the fp32 output on the ``calibration``
+    images and faster; it is prepared the first time (int8 needs the ``onnx`` package) and
+    cached per model file and machine (see :mod:`imagexform.runtime.quantize`); ``"auto"`` uses
+    such a verdict when one was prepared before, else fp32. An fp32 model on the CPU runs with
+    session settings measured for it (:mod:`imagexform.runtime.tuning`, cached per model and
+    machine); with ``device="auto"`` on a CPU it runs on OpenVINO where that is installed and
+    measured faster (:mod:`imagexform.runtime.engines`); ``device="openvino"`` always does.
     """
     path = Path(path)
     if precision not in PRECISIONS:
