@@ -476,6 +476,14 @@ def test_opening_another_photo_drops_the_run_on_the_old_one(qtbot, window, model
     assert window.run_job is None and not window.progress.isVisible()
 
 
+def select_catalog_model(window, name: str) -> None:
+    """Reread the catalog and select its not-yet-installed entry ``name`` in the panel."""
+    window.panel.refresh()
+    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
+    (row,) = [i for i, item in enumerate(items) if item.text() == f"{name} ↓"]
+    window.panel.models.setCurrentRow(row)
+
+
 def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_path):
     pytest.importorskip("torch")  # converting a published checkpoint needs the train extra
     import threading
@@ -487,10 +495,7 @@ def test_the_panel_downloads_a_catalog_model_and_can_cancel(qtbot, window, tmp_p
             f'[[model]]\nname = "zebra"\nfamily = "pix2pix"\ntask = "horse to zebra"\n'
             f'url = "{url}/g.pth"\nlicense = "BSD"\n'
         )
-        window.panel.refresh()
-        items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
-        (row,) = [i for i, item in enumerate(items) if item.text() == "zebra ↓"]
-        window.panel.models.setCurrentRow(row)
+        select_catalog_model(window, "zebra")
         assert window.panel.download.isVisible() and "BSD" in window.panel.details.text()
         assert "download size not known" in window.panel.details.text()
         assert "converts with torch (about a minute)" in window.panel.details.text()
@@ -520,10 +525,7 @@ def test_the_panel_says_which_catalog_models_convert_without_torch(window, tmp_p
         '[[model]]\nname = "candy"\nfamily = "style"\ntask = "restyle"\n'
         'url = "https://example.invalid/candy.pth"\ntemplate = "transformer-net"\n'
     )
-    window.panel.refresh()
-    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
-    (row,) = [i for i, item in enumerate(items) if item.text() == "candy ↓"]
-    window.panel.models.setCurrentRow(row)
+    select_catalog_model(window, "candy")
     assert "converts in seconds, without torch" in window.panel.details.text()
 
 
@@ -539,10 +541,7 @@ def test_a_catalog_model_without_a_direct_download_converts_the_users_file(qtbot
         'url = "https://drive.example/g.pth"\nlicense = "BSD"\n'
         'manual = "the README links it on Google Drive only"\n'
     )
-    window.panel.refresh()
-    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
-    (row,) = [i for i, item in enumerate(items) if item.text() == "drive ↓"]
-    window.panel.models.setCurrentRow(row)
+    select_catalog_model(window, "drive")
     assert "Google Drive only" in window.panel.details.text()
     assert window.panel.download.text() == "Convert a downloaded file…"
 
@@ -562,10 +561,7 @@ def test_a_damaged_pins_file_leaves_the_catalog_entry_listed(qtbot, window, tmp_
     )
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "pins.json").write_text("{not json")
-    window.panel.refresh()
-    items = [window.panel.models.item(i) for i in range(window.panel.models.count())]
-    (row,) = [i for i, item in enumerate(items) if item.text() == "zebra ↓"]
-    window.panel.models.setCurrentRow(row)
+    select_catalog_model(window, "zebra")
     assert "download size not known" in window.panel.details.text()
     assert window.panel.download.isVisible()
 
