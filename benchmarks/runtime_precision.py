@@ -35,7 +35,14 @@ from runtime_networks import fitted_models, interleaved
 
 from imagexform.runtime import load_model, processing
 from imagexform.runtime.model import RuntimeModel
-from imagexform.runtime.quantize import RECIPES, Int8Recipe, excluded, prepare, quantize
+from imagexform.runtime.quantize import (
+    RECIPES,
+    Int8Recipe,
+    excluded,
+    named_nodes,
+    prepare,
+    quantize,
+)
 from imagexform.runtime.session import CPU, session_options
 
 
@@ -143,12 +150,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.work) as folder:
             prepared = Path(folder) / "prepared.onnx"
             quant_pre_process(str(path), str(prepared), skip_symbolic_shape=True)
+            nodes = named_nodes(prepared)
             feeds = [base.feeds(tensor(base, crop)) for crop in crops(calibration, size)]
             recipes = {name: ("QDQ", recipe) for name, recipe in RECIPES.items()}
             recipes["int8-qoperator-all"] = ("QOperator", Int8Recipe(None))
             for name, (form, recipe) in recipes.items():
                 target = Path(folder) / f"{name}.onnx"
-                keep = excluded(prepared, recipe)
+                keep = excluded(nodes, recipe)
                 if keep is None:
                     continue
                 quantize(prepared, target, feeds, recipe.op_types, form, exclude=keep)

@@ -23,7 +23,7 @@ from imagexform.runtime.quantize import (
     RECIPES,
     excluded,
     int8_recipe,
-    name_nodes,
+    named_nodes,
     prepare,
     quantize,
 )
@@ -120,15 +120,15 @@ def test_the_early_recipe_leaves_the_first_and_the_last_third_of_convolutions_fl
     import onnx
 
     path = om.blur_stack(tmp_path / "blur.onnx", layers=6, own_weights=True)
-    name_nodes(path)
+    nodes = named_nodes(path)
     names = [node.name for node in onnx.load(str(path)).graph.node]
-    assert len(set(names)) == 6 and all(names)
-    assert excluded(path, RECIPES["int8-qdq-conv-early"]) == [names[0], names[4], names[5]]
-    assert excluded(path, RECIPES["int8-qdq-conv"]) == []
-    single = om.identity(tmp_path / "one.onnx")  # its one convolution is the first: kept float
+    assert len(set(names)) == 6 and all(names) and names == [node.name for node in nodes]
+    assert excluded(nodes, RECIPES["int8-qdq-conv-early"]) == [names[0], names[4], names[5]]
+    assert excluded(nodes, RECIPES["int8-qdq-conv"]) == []
+    single = named_nodes(om.identity(tmp_path / "one.onnx"))  # its one convolution is the first
     assert excluded(single, RECIPES["int8-qdq-conv-early"]) is None
     assert excluded(single, RECIPES["int8-qdq-conv"]) == []
-    no_conv = om.absolute(tmp_path / "abs.onnx", (0.0, 1.0))
+    no_conv = named_nodes(om.absolute(tmp_path / "abs.onnx", (0.0, 1.0)))
     assert excluded(no_conv, RECIPES["int8-qdq-all"]) is None
     model = load_model(path)
     target = tmp_path / "early.onnx"

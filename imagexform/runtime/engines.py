@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imagexform.runtime import openvino_engine
@@ -44,10 +45,13 @@ class EngineChoice:
     seconds: float  # ONNX Runtime's fastest probe run
 
 
-def on_openvino(model: RuntimeModel, threads: int, precision: str = "f32") -> RuntimeModel:
-    """A copy of ``model`` that runs on OpenVINO at ``precision``."""
+def on_openvino(
+    model: RuntimeModel, threads: int, precision: str = "f32", path: Path | None = None
+) -> RuntimeModel:
+    """A copy of ``model`` that runs on OpenVINO at ``precision``; the graph in ``path`` (an
+    int8 copy of the model) when given, else the model's own."""
     moved = copy.copy(model)
-    moved.session = openvino_engine.OpenVINOSession(model.path, threads, precision)
+    moved.session = openvino_engine.OpenVINOSession(path or model.path, threads, precision)
     moved.session_tuning = None
     return moved
 
